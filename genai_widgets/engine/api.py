@@ -1,0 +1,265 @@
+"""`train_gan` and `load_run`: validate everything before a thread starts, then hand over to
+`Run`. Errors here say what was given and what is accepted."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import list_checkpoints, load_checkpoint
+from .config import GANConfig, make_config
+from .run import RUNS, Run, _default_name, resolve_device
+
+
+def _build_data(config: GANConfig):
+    from ..data import get_dataset
+
+    return get_dataset(config.data, image_size=config.image_size, channels=config.channels, seed=config.seed)
+
+
+def _is_pair(model: Any) -> bool:
+    return isinstance(model, (tuple, list)) and len(model) == 2
+
+
+def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANConfig]:
+    """Registry name or user pair -> (generator, discriminator); may adjust config.model."""
+    from ..models import get_model, list_models
+
+    model = config.model
+    if _is_pair(model):
+        generator, discriminator = model
+        for role, module in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(module, nn.Module):
+                raise TypeError(
+                    f"the {role} must be a torch.nn.Module, got {type(module).__name__}; "
+                    f"pass model=(generator, discriminator) with two nn.Module instances"
+                )
+        return generator, discriminator, config
+    if not isinstance(model, str):
+        raise TypeError(
+            f"model must be a registered name ({', '.join(list_models())}) or a "
+            f"(generator, discriminator) pair of nn.Module; got {type(model).__name__}"
+        )
+    if data.kind == "points":
+        if model == "dcgan":  # the default: 2-D points need the MLP, not convolutions
+            model = "mlp"
+            config = config.replace(model="mlp")
+        if model != "mlp":
+            raise ValueError(f"data {data.name!r} is 2-D points; use model='mlp' (got {model!r})")
+        dim = int(data.sample_shape[0])
+        seed_models = lambda: get_model("mlp", latent_dim=config.latent_dim, dim=dim)  # noqa: E731
+    else:
+        if model == "mlp":
+            raise ValueError(f"model 'mlp' is for 2-D point data; data {data.name!r} holds images: use 'dcgan'")
+        channels = int(data.sample_shape[0])
+        size = int(data.sample_shape[-1])
+        norm = "none" if config.loss == "wgan-gp" else "batch"
+        seed_models = lambda: get_model(  # noqa: E731
+            model, image_size=size, channels=channels, latent_dim=config.latent_dim, width=config.width, norm=norm
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        generator, discriminator = seed_models()
+    return generator, discriminator, config
+
+
+def _probe(generator: nn.Module, discriminator: nn.Module, data, config: GANConfig, device: torch.device):
+    """Run one small batch through both models: shapes must fit before training starts.
+    Returns the latent shape per sample the generator accepts."""
+    expected = tuple(data.sample_shape)
+    generator.to(device)
+    discriminator.to(device)
+    modes = (generator.training, discriminator.training)
+    generator.eval()
+    discriminator.eval()
+    errors = []
+    latent_shape = None
+    out = None
+    try:
+        with torch.no_grad():
+            for shape in ((config.latent_dim,), (config.latent_dim, 1, 1)):
+                try:
+                    out = generator(torch.zeros((2, *shape), device=device))
+                    latent_shape = shape
+                    break
+                except Exception as exc:  # try the other z layout
+                    errors.append(f"{type(exc).__name__}: {exc}")
+            if latent_shape is None:
+                raise ValueError(
+                    f"the generator rejected z of shape (N, {config.latent_dim}) and "
+                    f"(N, {config.latent_dim}, 1, 1) (latent_dim={config.latent_dim}): {errors[0]}"
+                )
+            if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != expected:
+                got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(
+                    f"the generator makes samples of shape {got} but the data's samples are {expected}; "
+                    f"match them with image_size= / channels=, or change the generator"
+                )
+            real = data.first_batch(min(4, config.batch_size)).to(device)
+            try:
+                scores = discriminator(real)
+            except Exception as exc:
+                raise ValueError(
+                    f"the discriminator failed on a batch of real data of shape {tuple(real.shape)}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if scores.numel() != real.shape[0] and scores.shape[0] != real.shape[0]:
+                raise ValueError(
+                    f"the discriminator must give one score per sample: for {real.shape[0]} samples "
+                    f"it returned shape {tuple(scores.shape)}"
+                )
+    finally:
+        generator.train(modes[0])
+        discriminator.train(modes[1])
+    return latent_shape
+
+
+def _prepare_run_dir(config: GANConfig) -> tuple[Path, GANConfig]:
+    if config.run_dir:
+        run_dir = Path(config.run_dir)
+        name = config.name or run_dir.name
+    else:
+        name = config.name or _default_name()
+        run_dir = Path(os.getcwd()) / "runs" / name
+    if (run_dir / "config.json").exists() or list_checkpoints(run_dir):
+        raise FileExistsError(
+            f"{run_dir} already holds a run; continue it with gw.load_run({str(run_dir)!r}) "
+            f"or choose another run_dir / name"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, config.replace(name=name)
+
+
+def build_run(config: GANConfig) -> Run:
+    """Everything `train_gan` does except starting the thread."""
+    device = resolve_device(config.device)
+    data = _build_data(config)
+    generator, discriminator, config = _build_models(config, data)
+    latent_shape = _probe(generator, discriminator, data, config, device)
+    if config.name in RUNS and RUNS[config.name].status in ("running", "paused"):
+        raise ValueError(f"a run named {config.name!r} is still {RUNS[config.name].status}; stop it or pick another name")
+    run_dir, config = _prepare_run_dir(config)
+    return Run(
+        config,
+        generator=generator,
+        discriminator=discriminator,
+        data_source=data,
+        device=device,
+        latent_shape=latent_shape,
+        run_dir=run_dir,
+    )
+
+
+def train_gan(
+    data: Any = "digits",
+    model: Any = "dcgan",
+    loss: str = "nonsaturating",
+    latent_dim: int = 64,
+    image_size: int = 32,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    max_steps: int | None = None,
+    epochs: float | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    name: str | None = None,
+    run_dir: str | os.PathLike | None = None,
+    **options: Any,
+) -> Run:
+    """Start training a GAN in a background thread and return its `Run` at once.
+
+    `data`: "digits" (offline default), "mnist", "fashion-mnist", "cifar10", "ring", "grid",
+    "spiral", "moons", an image folder path, a Dataset, a DataLoader or a tensor.
+    `model`: "dcgan", "mlp" (2-D data) or a `(generator, discriminator)` pair of modules.
+    `loss`: "nonsaturating", "minimax", "wgan-gp" or "hinge". Other options are the fields of
+    `GANConfig` (n_critic, gp_weight, width, channels, beta1, sample_every, ...)."""
+    config = make_config(
+        data=data, model=model, loss=loss, latent_dim=latent_dim, image_size=image_size,
+        batch_size=batch_size, lr=lr, max_steps=max_steps, epochs=epochs, device=device,
+        seed=seed, name=name, run_dir=run_dir, **options,
+    )
+    return build_run(config).start()
+
+
+def load_run(
+    path: str | os.PathLike,
+    *,
+    model: Any = None,
+    data: Any = None,
+    device: str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+) -> Run:
+    """Open a run directory at its latest checkpoint. The run is "stopped"; `resume()`
+    continues training from the saved step with optimizer, RNG and data position restored.
+
+    Runs trained on your own modules or data objects need them again: `model=(generator,
+    discriminator)` (same architecture) and `data=...` to continue training."""
+    run_dir = Path(path)
+    config_file = run_dir / "config.json"
+    if not config_file.exists():
+        raise FileNotFoundError(f"{run_dir} is not a genai_widgets run directory (no config.json)")
+    saved = json.loads(config_file.read_text())
+    ckpt_path = Path(checkpoint) if checkpoint else (list_checkpoints(run_dir) or [None])[-1]
+    if ckpt_path is None:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint yet (the run saved none before it ended)")
+    state = load_checkpoint(ckpt_path)
+
+    def restored(key: str, given: Any) -> Any:
+        if given is not None:
+            return given
+        value = saved.get(key)
+        if isinstance(value, str) and value.startswith("<"):
+            return None  # an object that was not saved
+        return value
+
+    data_arg = restored("data", data)
+    model_arg = restored("model", model)
+    if model_arg is None:
+        raise ValueError(
+            f"this run was trained on your own modules ({saved.get('model')}); pass them again: "
+            f"gw.load_run({str(run_dir)!r}, model=(generator, discriminator))"
+        )
+    fields = {k: v for k, v in saved.items() if k not in ("data", "model")}
+    fields.update(state.get("settings", {}))
+    fields.update(run_dir=str(run_dir), device=device or saved.get("device", "auto"))
+    config = make_config(data=data_arg if data_arg is not None else "digits", model=model_arg, **fields)
+    torch_device = resolve_device(config.device)
+    source = None
+    if data_arg is not None:
+        source = _build_data(config)
+    if _is_pair(config.model):
+        generator, discriminator = config.model
+    else:
+        from ..models import get_model
+
+        if source is not None and source.kind == "points" or config.model == "mlp":
+            dim = int(source.sample_shape[0]) if source is not None else 2
+            generator, discriminator = get_model("mlp", latent_dim=config.latent_dim, dim=dim)
+        else:
+            channels = int(state["generator"][_last_weight(state["generator"])].shape[1])
+            norm = "none" if config.loss == "wgan-gp" else "batch"
+            generator, discriminator = get_model(
+                config.model, image_size=config.image_size, channels=channels,
+                latent_dim=config.latent_dim, width=config.width, norm=norm,
+            )
+    run = Run(
+        config,
+        generator=generator,
+        discriminator=discriminator,
+        data_source=source,
+        device=torch_device,
+        latent_shape=tuple(state.get("latent_shape", (config.latent_dim,))),
+        run_dir=run_dir,
+        checkpoint=state,
+    )
+    return run
+
+
+def _last_weight(state_dict: dict[str, torch.Tensor]) -> str:
+    keys = [k for k in state_dict if k.endswith("weight")]
+    return keys[-1]

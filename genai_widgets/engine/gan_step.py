@@ -1,0 +1,92 @@
+"""One GAN training step, written like the paper: (1) update D, (2) update G."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .losses import GANLoss, gradient_penalty
+
+# Metric columns the step returns, in order (gp only for losses with a gradient penalty).
+GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
+
+
+class NonFiniteLossError(ArithmeticError):
+    """A loss came out NaN or infinite; the update was not applied."""
+
+    def __init__(self, name: str, value: float):
+        super().__init__(f"{name} is {value} (non-finite loss)")
+        self.name, self.value = name, value
+
+
+@dataclass
+class GANParts:
+    """Everything one step touches."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    loss: GANLoss
+    latent_shape: tuple[int, ...]  # z shape per sample: (latent_dim,) or (latent_dim, 1, 1)
+    noise: torch.Generator  # RNG for z and the gradient-penalty mixing, on the model's device
+
+
+def metric_names(loss: GANLoss) -> tuple[str, ...]:
+    return GAN_METRICS + (("gp",) if loss.gradient_penalty else ())
+
+
+def sample_z(n: int, parts: GANParts, device: torch.device) -> Tensor:
+    return torch.randn((n, *parts.latent_shape), device=device, generator=parts.noise)
+
+
+def gan_step(
+    parts: GANParts,
+    next_real: Callable[[], Tensor],
+    *,
+    n_critic: int = 1,
+    gp_weight: float = 10.0,
+    check_finite: bool = True,
+) -> Tensor:
+    """Train D `n_critic` times, then G once. Returns the step's metrics as one tensor on the
+    model's device, in `metric_names(loss)` order; no host sync unless `check_finite` (CPU)."""
+    G, D, loss = parts.generator, parts.discriminator, parts.loss
+
+    # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the loss's equivalent).
+    for i in range(n_critic):
+        real = next_real()
+        last = i == n_critic - 1
+        with torch.set_grad_enabled(last):  # only the last fake feeds G's update below
+            fake = G(sample_z(real.shape[0], parts, real.device))
+        real_out = D(real)
+        fake_out = D(fake.detach())
+        loss_d = loss.discriminator_loss(real_out, fake_out)
+        if loss.gradient_penalty:
+            gp = gradient_penalty(D, real, fake.detach(), parts.noise)
+            loss_d = loss_d + gp_weight * gp
+        if check_finite and not torch.isfinite(loss_d):
+            raise NonFiniteLossError("loss_d", float(loss_d))
+        parts.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        parts.opt_d.step()
+
+    # (2) Update G: maximise log D(G(z)) (non-saturating) or the loss's generator objective.
+    loss_g = loss.generator_loss(D(fake))
+    if check_finite and not torch.isfinite(loss_g):
+        raise NonFiniteLossError("loss_g", float(loss_g))
+    parts.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    parts.opt_g.step()
+
+    with torch.no_grad():
+        if loss.probabilities:
+            d_real, d_fake = torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
+        else:
+            d_real, d_fake = real_out.mean(), fake_out.mean()
+        values = [loss_d.detach(), loss_g.detach(), d_real, d_fake]
+        if loss.gradient_penalty:
+            values.append(gp.detach())
+        return torch.stack(values)

@@ -1,0 +1,699 @@
+"""The `Run`: one GAN trained in a daemon thread, steerable from any other thread.
+
+The trainer thread owns the models and optimizers. Other threads (the notebook, widget
+flushers, comm callbacks) talk to it through a condition variable (pause / resume / stop /
+set) and read what it publishes: the bounded `History`, snapshots and events. `sample()` and
+`interpolate()` run on a copy of the generator taken between two steps."""
+
+from __future__ import annotations
+
+import collections
+import copy
+import datetime
+import json
+import math
+import os
+import secrets
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import images as _images
+from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from .config import SETTABLE, GANConfig, make_config, validate_config
+from .gan_step import GANParts, NonFiniteLossError, gan_step, metric_names
+from .history import History
+from .losses import get_loss
+from .metrics import MetricSink
+from .output import bind_output_parent, capture_output_parent
+from .store import RunReader, RunStore
+
+try:
+    from .threads import prepare_training_thread
+except ImportError:  # pragma: no cover - optional until the thread tuning lands
+
+    def prepare_training_thread() -> None:
+        return None
+
+
+STATUSES = ("running", "paused", "finished", "stopped", "failed")
+MAX_SNAPSHOTS = 240  # in memory and on disk; older ones are thinned evenly
+MAX_EVENTS = 2000
+
+#: Runs started or loaded in this process, by name (what `%gan_runs` lists).
+RUNS: dict[str, Run] = {}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to a run; `kind` is named in the past tense."""
+
+    kind: str
+    step: int
+    time: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`"auto"` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} was asked for but CUDA is not available; use 'cpu' or 'auto'")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device={name!r} was asked for but MPS is not available; use 'cpu' or 'auto'")
+    return device
+
+
+class _FlatLogits(nn.Module):
+    """Adapts a user's discriminator: flattens its output to (N,) and, when it ends in a
+    Sigmoid (as in pytorch/examples' DCGAN), turns probabilities back into logits so every
+    loss can use the numerically stable forms."""
+
+    def __init__(self, inner: nn.Module, from_probabilities: bool):
+        super().__init__()
+        self.inner = inner
+        self.from_probabilities = from_probabilities
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x).reshape(x.shape[0], -1).mean(dim=1)
+        if self.from_probabilities:
+            out = torch.logit(out.clamp(1e-6, 1 - 1e-6))
+        return out
+
+
+def _ends_in_sigmoid(module: nn.Module) -> bool:
+    leaves = [m for m in module.modules() if not list(m.children())]
+    return bool(leaves) and isinstance(leaves[-1], nn.Sigmoid)
+
+
+def _default_name() -> str:
+    return "gan-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+class Run:
+    """A GAN training run. Build with `gw.train_gan(...)` or `gw.load_run(path)`."""
+
+    # ------------------------------------------------------------------ construction
+    def __init__(
+        self,
+        config: GANConfig,
+        *,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        data_source: Any,
+        device: torch.device,
+        latent_shape: tuple[int, ...],
+        run_dir: Path,
+        checkpoint: dict[str, Any] | None = None,
+    ):
+        self.config = config
+        self.name: str = config.name or run_dir.name
+        self.id: str = secrets.token_hex(4)
+        self.run_dir = run_dir
+        self.device = device
+        self.data_source = data_source
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = config.latent_dim
+        self._latent_shape = latent_shape
+
+        self._cond = threading.Condition(threading.RLock())
+        self._step_lock = threading.Lock()  # held by the trainer for each step
+        self._copy_lock = threading.Lock()  # guards the generator copy used by sample()
+        self._thread: threading.Thread | None = None
+        self._status = "stopped"
+        self._paused = False
+        self._stop_requested = False
+        self._pending: dict[str, Any] = {}
+        self._settings = {k: getattr(config, k) for k in SETTABLE}
+        self._output_parent: tuple[Any, dict] | None = None
+        self.message: str | None = None
+        self.error: BaseException | None = None
+        self.traceback_text: str | None = None
+        self._version = 0
+        self._rate_window: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
+
+        self.loss = get_loss(config.loss)
+        d_module = (
+            discriminator
+            if isinstance(discriminator, _FlatLogits)
+            else _FlatLogits(discriminator, _ends_in_sigmoid(discriminator))
+        )
+        generator.to(device).train()
+        d_module.to(device).train()
+        lr_d = self._settings["lr_d"] or self._settings["lr"]
+        betas = (config.beta1, config.beta2)
+        noise = torch.Generator(device=device)
+        noise.manual_seed(config.seed + 1)
+        self._parts = GANParts(
+            generator=generator,
+            discriminator=d_module,
+            opt_g=torch.optim.Adam(generator.parameters(), lr=self._settings["lr"], betas=betas),
+            opt_d=torch.optim.Adam(d_module.parameters(), lr=lr_d, betas=betas),
+            loss=self.loss,
+            latent_shape=latent_shape,
+            noise=noise,
+        )
+        fixed = torch.Generator().manual_seed(config.seed + 2)
+        self.fixed_z = torch.randn(config.n_samples, self.latent_dim, generator=fixed)
+        self._batches = (
+            data_source.batches(config.batch_size, seed=config.seed + 3) if data_source is not None else None
+        )
+        self._metric_names = metric_names(self.loss)
+        self._history = History(["step", "time", *self._metric_names, "lr"])
+        self._snapshots: list[tuple[int, bytes, tuple[int, int, int, int]]] = []
+        self._snapshot_cache: dict[int, np.ndarray] = {}
+        self._events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
+        self._event_total = 0
+        self._gen_copy: nn.Module | None = None
+        self._gen_copy_step = -1
+        self._time_offset = 0.0
+        self.step = 0
+        self._last_checkpoint_step = -1
+
+        self._store = RunStore(run_dir)
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        else:
+            (run_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2))
+            self._store.set_meta("latent_shape", list(latent_shape))
+        self._sink = MetricSink(self, device)
+        RUNS[self.name] = self
+
+    # ------------------------------------------------------------------ public state
+    @property
+    def status(self) -> str:
+        """"running" | "paused" | "finished" | "stopped" | "failed"."""
+        return self._status
+
+    @property
+    def version(self) -> int:
+        """Increases whenever something a display may redraw for changes."""
+        return self._version + self._history.total
+
+    @property
+    def max_steps(self) -> int | None:
+        """Generator updates to train for (from `max_steps` or `epochs`), None = until stopped."""
+        limits = []
+        if self._settings["max_steps"] is not None:
+            limits.append(self._settings["max_steps"])
+        if self.config.epochs is not None and self.data_source is not None:
+            try:
+                per_epoch = self.data_source.steps_per_epoch(self.config.batch_size)
+            except TypeError:
+                per_epoch = None
+            if per_epoch:
+                limits.append(max(1, math.ceil(self.config.epochs * per_epoch / self._settings["n_critic"])))
+        return min(limits) if limits else None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The hyper-parameters `set()` can change, with their current values."""
+        with self._cond:
+            return dict(self._settings, **self._pending)
+
+    @property
+    def history(self) -> dict[str, np.ndarray]:
+        """Column name -> 1-D array: "step", "time", "loss_d", "loss_g", "d_real", "d_fake", "lr"
+        (+ "gp" for wgan-gp). Recent rows are exact; older ones are block means."""
+        return self._history.as_dict()
+
+    def history_extremes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per column (min, max) aligned with `history`: spikes stay visible after folding."""
+        return self._history.extremes()
+
+    def metrics_since(self, cursor: int) -> tuple[int, dict[str, np.ndarray]]:
+        """Exact rows appended after `cursor` (0: from the start) and the new cursor."""
+        return self._history.since(cursor)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(self._history.columns)
+
+    @property
+    def steps_per_second(self) -> float:
+        window = list(self._rate_window)
+        if len(window) < 2 or window[-1][0] <= window[0][0]:
+            return 0.0
+        return (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0])
+
+    @property
+    def eta_seconds(self) -> float | None:
+        target, rate = self.max_steps, self.steps_per_second
+        if target is None or rate <= 0:
+            return None
+        return max(0.0, (target - self.step) / rate)
+
+    def __repr__(self) -> str:
+        target = f"/{self.max_steps}" if self.max_steps else ""
+        return f"<Run {self.name!r} {self.status} step {self.step}{target} on {self.device} at {self.run_dir}>"
+
+    # ------------------------------------------------------------------ control
+    def start(self) -> Run:
+        """Start (or continue) training in a daemon thread; returns at once."""
+        with self._cond:
+            if self._thread is not None and self._thread.is_alive():
+                return self
+            if self._batches is None:
+                raise RuntimeError(
+                    "this run has no data to train on (it was loaded without it); "
+                    "pass data= to gw.load_run(...) to continue training"
+                )
+            target = self.max_steps
+            if target is not None and self.step >= target:
+                raise RuntimeError(
+                    f"run {self.name!r} already reached max_steps={target}; "
+                    f"raise it first, e.g. run.set(max_steps={self.step + 1000})"
+                )
+            self._output_parent = capture_output_parent()
+            self._stop_requested = False
+            self._paused = False
+            self._status = "running"
+            self.message = None
+            self.error = self.traceback_text = None
+            self._rate_window.clear()
+            self._thread = threading.Thread(target=self._train, name=f"genai-widgets-{self.name}", daemon=True)
+            self._thread.start()
+            self._emit("RunStarted", {"device": str(self.device)})
+        return self
+
+    def pause(self) -> None:
+        """Pause after the current step (no-op unless running)."""
+        with self._cond:
+            if self._status == "running":
+                self._paused = True
+                self._status = "paused"
+                self._emit("RunPaused")
+                self._cond.notify_all()
+
+    def resume(self) -> None:
+        """Continue a paused run, or start training again on a stopped / loaded one."""
+        with self._cond:
+            if self._status == "paused" and self._thread is not None and self._thread.is_alive():
+                self._paused = False
+                self._status = "running"
+                self.message = None
+                self._rate_window.clear()
+                self._emit("RunResumed")
+                self._cond.notify_all()
+                return
+            if self._status == "running":
+                return
+        self.start()
+
+    def stop(self) -> None:
+        """Stop after the current step, writing a checkpoint (the thread ends)."""
+        with self._cond:
+            self._stop_requested = True
+            self._cond.notify_all()
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the trainer thread ends or `timeout` passes; returns the status.
+        (A paused run's thread keeps waiting, so `wait()` on it waits for resume or stop.)"""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self._status
+
+    def result(self, timeout: float | None = None):
+        """Wait for the end of training; re-raise the trainer's exception if it failed, else
+        return the trained `(generator, discriminator)`."""
+        from ..models import GANModels
+
+        status = self.wait(timeout)
+        if status == "failed" and self.error is not None:
+            raise self.error
+        if self._thread is not None and self._thread.is_alive():
+            raise TimeoutError(f"run {self.name!r} still {status} after {timeout} s")
+        return GANModels(self.generator, self.discriminator)
+
+    def set(self, **changes: Any) -> None:
+        """Change hyper-parameters mid-run (applied before the next step): lr, lr_d, n_critic,
+        gp_weight, max_steps, sample_every, beta1, beta2. Bad values raise ValueError and the
+        run keeps its old values."""
+        unknown = sorted(set(changes) - set(SETTABLE))
+        if unknown:
+            raise ValueError(
+                f"cannot set {', '.join(map(repr, unknown))} on a running GAN; settable: {', '.join(SETTABLE)}"
+            )
+        with self._cond:
+            proposed = self.config.replace(**dict(self._settings, **self._pending, **changes))
+        validate_config(proposed)  # raises ValueError naming the field and the value
+        with self._cond:
+            self._pending.update(changes)
+            if self._thread is None or not self._thread.is_alive():
+                self._apply_pending()
+            self._emit("HyperparametersChanged", {k: changes[k] for k in changes})
+
+    # ------------------------------------------------------------------ generation
+    def random_z(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """n latent vectors from the prior, on the CPU (seeded if `seed` is given)."""
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        return torch.randn(n, self.latent_dim, generator=gen)
+
+    def _check_z(self, z: Any, name: str = "z") -> torch.Tensor:
+        z = torch.as_tensor(z, dtype=torch.float32)
+        if z.dim() == 1:
+            z = z.unsqueeze(0)
+        z = z.reshape(z.shape[0], -1)
+        if z.shape[1] != self.latent_dim:
+            raise ValueError(
+                f"{name} must have {self.latent_dim} values per sample (latent_dim), got shape {tuple(z.shape)}"
+            )
+        return z
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Generator copy in eval mode; never the live module mid-update."""
+        with self._copy_lock:
+            if self._gen_copy is None or self._gen_copy_step != self.step:
+                with self._step_lock:
+                    if self._gen_copy is None:
+                        self._gen_copy = copy.deepcopy(self.generator)
+                    else:
+                        self._gen_copy.load_state_dict(self.generator.state_dict())
+                    self._gen_copy_step = self.step
+            self._gen_copy.eval()
+            with torch.no_grad():
+                out = self._gen_copy(z.to(self.device).view(z.shape[0], *self._latent_shape))
+            return out.float().cpu()
+
+    def sample(self, n: int = 16, z: Any = None) -> torch.Tensor:
+        """Samples from the current weights: NCHW (or N x 2 points) in [-1, 1], on the CPU."""
+        if z is None:
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(f"n must be a positive integer, got {n!r}")
+            z = self.random_z(n)
+        return self._decode(self._check_z(z))
+
+    def interpolate(self, z0: Any, z1: Any, steps: int = 8, method: str = "slerp") -> torch.Tensor:
+        """Decode `steps` points from z0 to z1 (both ends included): lerp or slerp."""
+        if method not in ("slerp", "lerp"):
+            raise ValueError(f"method must be 'slerp' or 'lerp', got {method!r}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+        a, b = self._check_z(z0, "z0")[0], self._check_z(z1, "z1")[0]
+        return self._decode(interpolate_latents(a, b, steps, method))
+
+    # ------------------------------------------------------------------ snapshots
+    @property
+    def snapshot_count(self) -> int:
+        return len(self._snapshots)
+
+    def snapshot_steps(self) -> np.ndarray:
+        return np.array([s for s, _, _ in list(self._snapshots)], dtype=np.int64)
+
+    def snapshot_png(self, i: int) -> bytes:
+        """The fixed-noise grid at snapshot i as PNG bytes."""
+        return self._snapshots[i][1]
+
+    def get_snapshot(self, i: int) -> np.ndarray:
+        """The fixed-noise samples at snapshot i as uint8 NHWC images."""
+        step, png, (n, h, w, c) = self._snapshots[i]
+        cached = self._snapshot_cache.get(step)
+        if cached is not None:
+            return cached
+        grid = _images.decode_png(png)
+        nrow = _grid_cols(n)
+        out = np.empty((n, h, w, c), dtype=np.uint8)
+        for k in range(n):
+            r, col = divmod(k, nrow)
+            y, x = 2 + r * (h + 2), 2 + col * (w + 2)
+            out[k] = grid[y : y + h, x : x + w, :c]
+        if len(self._snapshot_cache) > 32:
+            self._snapshot_cache.clear()
+        self._snapshot_cache[step] = out
+        return out
+
+    def export_gif(self, path: str | os.PathLike, *, duration_ms: int = 120, scale: int = 2) -> str:
+        """The fixed-noise evolution (every snapshot) as an animated GIF."""
+        frames = [_images.decode_png(png) for _, png, _ in list(self._snapshots)]
+        return _images.save_gif(frames, path, duration_ms=duration_ms, scale=scale)
+
+    # ------------------------------------------------------------------ events
+    def events_since(self, cursor: int) -> tuple[int, list[Event]]:
+        """Events after `cursor` (0: all still kept) and the new cursor."""
+        with self._cond:
+            total = self._event_total
+            kept = list(self._events)
+        first = total - len(kept)
+        return total, kept[max(0, cursor - first) :]
+
+    def _emit(self, kind: str, data: dict[str, Any] | None = None) -> None:
+        with self._cond:
+            self._events.append(Event(kind, self.step, time.time(), dict(data or {})))
+            self._event_total += 1
+            self._version += 1
+        self._store.add_event(self.step, kind, data)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self) -> Path:
+        """Checkpoint now (weights, optimizers, RNG and data position) and flush the store;
+        returns the run directory, which `gw.load_run` reads."""
+        with self._step_lock:
+            self._write_checkpoint()
+        self._store.flush()
+        return self.run_dir
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        d_inner = self._parts.discriminator.inner
+        state = {
+            "format": 1,
+            "step": self.step,
+            "time": self._elapsed(),
+            "config": self.config.to_json(),
+            "settings": dict(self._settings),
+            "latent_shape": list(self._latent_shape),
+            "generator": self.generator.state_dict(),
+            "discriminator": d_inner.state_dict(),
+            "opt_g": self._parts.opt_g.state_dict(),
+            "opt_d": self._parts.opt_d.state_dict(),
+            "noise_rng": self._parts.noise.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "fixed_z": self.fixed_z,
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self._batches is not None and hasattr(self._batches, "state_dict"):
+            state["batches"] = self._batches.state_dict()
+        return state
+
+    def _write_checkpoint(self) -> None:
+        self._sink.drain(wait=True)
+        self._store.flush()
+        save_checkpoint(self.run_dir, self.step, self._checkpoint_state())
+        self._last_checkpoint_step = self.step
+        self._emit("CheckpointSaved", {"step": self.step})
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self._time_offset = float(state.get("time", 0.0))
+        self._settings.update(state.get("settings", {}))
+        self.generator.load_state_dict(state["generator"])
+        self._parts.discriminator.inner.load_state_dict(state["discriminator"])
+        self._parts.opt_g.load_state_dict(state["opt_g"])
+        self._parts.opt_d.load_state_dict(state["opt_d"])
+        self._parts.noise.set_state(state["noise_rng"])
+        self.fixed_z = state["fixed_z"]
+        if "batches" in state and self._batches is not None and hasattr(self._batches, "load_state_dict"):
+            self._batches.load_state_dict(state["batches"])
+        self._apply_lr()
+        self._last_checkpoint_step = self.step
+        # Metrics and snapshots written after the checkpoint belong to a timeline that is gone.
+        self._store.truncate_after(self.step)
+        self._store.flush()
+        reader = RunReader(self.run_dir)
+        try:
+            metrics = reader.metrics(max_step=self.step)
+            cols = self._history.columns
+            if metrics and len(metrics.get("step", ())):
+                rows = np.column_stack([metrics.get(c, np.full(len(metrics["step"]), np.nan)) for c in cols])
+                self._history.extend(rows)
+            for step, png, shape, _nrow, _pad in reader.snapshots(max_step=self.step):
+                self._snapshots.append((step, png, shape))
+        finally:
+            reader.close()
+
+    # ------------------------------------------------------------------ trainer thread
+    def _elapsed(self) -> float:
+        return self._time_offset + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0)
+
+    def _apply_lr(self) -> None:
+        lr = self._settings["lr"]
+        lr_d = self._settings["lr_d"] or lr
+        betas = (self._settings["beta1"], self._settings["beta2"])
+        for group in self._parts.opt_g.param_groups:
+            group["lr"], group["betas"] = lr, betas
+        for group in self._parts.opt_d.param_groups:
+            group["lr"], group["betas"] = lr_d, betas
+
+    def _apply_pending(self) -> None:
+        if not self._pending:
+            return
+        self._settings.update(self._pending)
+        self._pending.clear()
+        self._apply_lr()
+
+    def _train(self) -> None:
+        prepare_training_thread()
+        bind_output_parent(self._output_parent)
+        self._time_offset = self._elapsed()
+        self._t0 = time.perf_counter()
+        parts, batches, device = self._parts, self._batches, self.device
+        check_finite = device.type == "cpu"
+
+        def next_real() -> torch.Tensor:
+            return next(batches).to(device, non_blocking=True)
+
+        final = "stopped"
+        try:
+            while True:
+                with self._cond:
+                    while self._paused and not self._stop_requested:
+                        self._cond.wait()
+                    if self._stop_requested:
+                        break
+                    self._apply_pending()
+                    n_critic, gp_weight = self._settings["n_critic"], self._settings["gp_weight"]
+                    sample_every = self._settings["sample_every"]
+                target = self.max_steps
+                if target is not None and self.step >= target:
+                    final = "finished"
+                    break
+                with self._step_lock:
+                    try:
+                        values = gan_step(
+                            parts, next_real, n_critic=n_critic, gp_weight=gp_weight, check_finite=check_finite
+                        )
+                    except NonFiniteLossError as exc:
+                        self._non_finite(self.step + 1, exc.name, exc.value)
+                        continue
+                    self.step += 1
+                step = self.step
+                self._sink.add(step, self._elapsed(), values, self._settings["lr"])
+                self._rate_window.append((time.perf_counter(), step))
+                if step % sample_every == 0 or step == 1:
+                    self._take_snapshot()
+                if self.config.checkpoint_every and step % self.config.checkpoint_every == 0:
+                    with self._step_lock:
+                        self._write_checkpoint()
+        except BaseException as exc:  # the thread must report, never die silently
+            self.error = exc
+            self.traceback_text = "".join(traceback.format_exception(exc))
+            with self._cond:
+                self._status = "failed"
+                self.message = f"failed at step {self.step + 1}: {type(exc).__name__}: {exc}"
+            self._emit("RunFailed", {"error": repr(exc), "traceback": self.traceback_text})
+            try:
+                self._sink.drain(wait=True)
+                self._store.flush()
+            except BaseException:
+                pass
+            return
+        # Finished or stopped: nothing is lost -- last snapshot, metrics and a checkpoint.
+        try:
+            if not self._snapshots or self._snapshots[-1][0] != self.step:
+                self._take_snapshot()
+            with self._step_lock:
+                if self._last_checkpoint_step != self.step:
+                    self._write_checkpoint()
+                else:
+                    self._sink.drain(wait=True)
+                    self._store.flush()
+        except BaseException as exc:
+            self.error = exc
+            self.traceback_text = "".join(traceback.format_exception(exc))
+            final = "failed"
+        with self._cond:
+            self._status = final
+            self._paused = False
+        self._emit("RunFinished" if final == "finished" else ("RunFailed" if final == "failed" else "RunStopped"))
+
+    def _non_finite(self, step: int, name: str, value: float) -> None:
+        with self._cond:
+            self._paused = True
+            self._status = "paused"
+            self.message = (
+                f"paused at step {step}: {name} is {value} (non-finite loss). The update was not "
+                f"applied; lower the learning rate with run.set(lr=...) and resume, or stop."
+            )
+            self._emit("NonFiniteLoss", {"step": step, "loss": name, "value": str(value)})
+
+
+    def _take_snapshot(self) -> None:
+        G = self.generator
+        with self._step_lock:
+            was_training = G.training
+            G.eval()
+            try:
+                with torch.no_grad():
+                    out = G(self.fixed_z.to(self.device).view(len(self.fixed_z), *self._latent_shape))
+            finally:
+                G.train(was_training)
+        if out.dim() != 4:  # 2-D points have no image grid; the data-space view draws them
+            return
+        imgs = _images.to_uint8(out)
+        nrow = _grid_cols(len(imgs))
+        png = _images.encode_png(_images.make_grid(imgs, nrow))
+        shape = tuple(int(s) for s in imgs.shape)
+        self._snapshots.append((self.step, png, shape))
+        self._store.add_snapshot(self.step, png, shape, nrow, 2)
+        if len(self._snapshots) > MAX_SNAPSHOTS:
+            self._thin_snapshots()
+        self._emit("SnapshotTaken", {"index": len(self._snapshots) - 1})
+
+    def _thin_snapshots(self) -> None:
+        # Drop every other snapshot in the older two thirds; keep the first and the newest.
+        cut = (len(self._snapshots) * 2) // 3
+        old = self._snapshots[:cut]
+        keep = [s for i, s in enumerate(old) if i % 2 == 0]
+        dropped = [s[0] for i, s in enumerate(old) if i % 2 == 1]
+        self._snapshots = keep + self._snapshots[cut:]
+        self._store.delete_snapshots(dropped)
+
+    # ------------------------------------------------------------------ display
+    def dashboard(self):
+        """The composite widget (loss curves, samples, latent explorer, controls)."""
+        from ..widgets import Dashboard
+
+        return Dashboard(self)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        try:
+            display(self.dashboard())
+        except ImportError:
+            print(repr(self))
+
+
+def _grid_cols(n: int) -> int:
+    return max(1, math.ceil(math.sqrt(n)))
+
+
+def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:
+    """Points from z0 to z1 inclusive. Slerp follows the great circle, which keeps the norm
+    typical of a Gaussian prior in high dimensions (White, 2016); lerp cuts through the
+    low-norm interior."""
+    t = torch.linspace(0.0, 1.0, steps, dtype=z0.dtype).unsqueeze(1)
+    if method == "lerp":
+        return (1 - t) * z0 + t * z1
+    a, b = z0 / z0.norm(), z1 / z1.norm()
+    omega = torch.arccos((a * b).sum().clamp(-1.0, 1.0))
+    if omega.abs() < 1e-6:  # parallel vectors: slerp degenerates to lerp
+        return (1 - t) * z0 + t * z1
+    so = torch.sin(omega)
+    return torch.sin((1 - t) * omega) / so * z0 + torch.sin(t * omega) / so * z1

@@ -1,0 +1,212 @@
+"""The run store: one SQLite database per run directory (WAL mode, so another process can read
+while the trainer writes) holding metrics, fixed-noise sample snapshots and events.
+
+Writes go through a queue to one writer thread that commits in batches, so the training step
+never waits on the disk."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DB_NAME = "run.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS metrics (step INTEGER NOT NULL, time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS metrics_step ON metrics(step);
+CREATE TABLE IF NOT EXISTS snapshots (
+    step INTEGER PRIMARY KEY, time REAL NOT NULL, png BLOB NOT NULL,
+    n INTEGER NOT NULL, height INTEGER NOT NULL, width INTEGER NOT NULL,
+    channels INTEGER NOT NULL, nrow INTEGER NOT NULL, padding INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    time REAL NOT NULL, step INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (only an OS crash can lose the last commits).
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+    return conn
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class RunStore:
+    """Writer side of a run directory's database."""
+
+    def __init__(self, run_dir: str | Path, *, flush_interval: float = 0.5):
+        self.path = Path(run_dir) / DB_NAME
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = _connect(self.path)
+        self._columns = {row[1] for row in self._conn.execute("PRAGMA table_info(metrics)")}
+        self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        self._flush_interval = flush_interval
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._writer, name="genai-widgets-store", daemon=True)
+        self._thread.start()
+
+    # -- producer side (any thread) ------------------------------------------------------------
+    def add_metrics(self, columns: list[str], rows: np.ndarray) -> None:
+        """Rows of floats in `columns` order; must include "step" and "time"."""
+        if len(rows):
+            self._queue.put(("metrics", (list(columns), np.array(rows, dtype=np.float64))))
+
+    def add_snapshot(self, step: int, png: bytes, shape: tuple[int, int, int, int], nrow: int, padding: int) -> None:
+        self._queue.put(("snapshot", (int(step), time.time(), png, shape, nrow, padding)))
+
+    def delete_snapshots(self, steps: Iterable[int]) -> None:
+        self._queue.put(("delete_snapshots", [int(s) for s in steps]))
+
+    def add_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
+        self._queue.put(("event", (time.time(), int(step), kind, json.dumps(data or {}, default=str))))
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._queue.put(("meta", (key, json.dumps(value, default=str))))
+
+    def truncate_after(self, step: int) -> None:
+        """Drop rows past `step` (a resumed run rewinds to its checkpoint)."""
+        self._queue.put(("truncate", int(step)))
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until everything queued so far is committed."""
+        done = threading.Event()
+        self._queue.put(("barrier", done))
+        if not done.wait(timeout):
+            raise TimeoutError(f"run store did not flush within {timeout} s")
+        if self._error is not None:
+            raise RuntimeError(f"run store writer failed: {self._error!r}") from self._error
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    # -- writer thread -------------------------------------------------------------------------
+    def _writer(self) -> None:
+        pending: list[tuple[str, Any]] = []
+        while True:
+            try:
+                item = self._queue.get(timeout=self._flush_interval)
+            except queue.Empty:
+                item = ("tick", None)
+            if item is None:
+                self._commit(pending)
+                self._conn.close()
+                return
+            if item[0] in ("tick", "barrier"):
+                self._commit(pending)
+                pending = []
+                if item[0] == "barrier":
+                    item[1].set()
+                continue
+            pending.append(item)
+            if len(pending) >= 256:
+                self._commit(pending)
+                pending = []
+
+    def _commit(self, items: list[tuple[str, Any]]) -> None:
+        if not items:
+            return
+        try:
+            with self._conn:
+                for kind, payload in items:
+                    getattr(self, f"_write_{kind}")(payload)
+        except BaseException as exc:  # keep training; surface on flush()
+            self._error = exc
+
+    def _write_metrics(self, payload: tuple[list[str], np.ndarray]) -> None:
+        columns, rows = payload
+        for c in columns:
+            if c not in self._columns:
+                self._conn.execute(f"ALTER TABLE metrics ADD COLUMN {_quote(c)} REAL")
+                self._columns.add(c)
+        cols = ", ".join(_quote(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        # NaN is stored as NULL by sqlite3; that is what we want for "not measured".
+        self._conn.executemany(
+            f"INSERT INTO metrics ({cols}) VALUES ({marks})", rows.tolist()
+        )
+
+    def _write_snapshot(self, payload: Any) -> None:
+        step, t, png, (n, h, w, c), nrow, padding = payload
+        self._conn.execute(
+            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (step, t, png, n, h, w, c, nrow, padding),
+        )
+
+    def _write_delete_snapshots(self, steps: list[int]) -> None:
+        self._conn.executemany("DELETE FROM snapshots WHERE step = ?", [(s,) for s in steps])
+
+    def _write_event(self, payload: Any) -> None:
+        self._conn.execute("INSERT INTO events VALUES (?, ?, ?, ?)", payload)
+
+    def _write_meta(self, payload: Any) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", payload)
+
+    def _write_truncate(self, step: int) -> None:
+        self._conn.execute("DELETE FROM metrics WHERE step > ?", (step,))
+        self._conn.execute("DELETE FROM snapshots WHERE step > ?", (step,))
+
+
+class RunReader:
+    """Read side: any process may open a run directory while it trains."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / DB_NAME
+        if not self.path.exists():
+            raise FileNotFoundError(f"no run database at {self.path}")
+        self._conn = _connect(self.path, readonly=True)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def metrics(self, max_step: int | None = None) -> dict[str, np.ndarray]:
+        cur = self._conn.execute(
+            "SELECT * FROM metrics" + (" WHERE step <= ?" if max_step is not None else "") + " ORDER BY step, rowid",
+            (() if max_step is None else (max_step,)),
+        )
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+        data = np.array(rows, dtype=np.float64) if rows else np.empty((0, len(names)))
+        return {n: data[:, i] for i, n in enumerate(names)}
+
+    def snapshots(self, max_step: int | None = None) -> list[tuple[int, bytes, tuple[int, int, int, int], int, int]]:
+        q = "SELECT step, png, n, height, width, channels, nrow, padding FROM snapshots"
+        args: tuple = ()
+        if max_step is not None:
+            q += " WHERE step <= ?"
+            args = (max_step,)
+        return [
+            (r[0], bytes(r[1]), (r[2], r[3], r[4], r[5]), r[6], r[7])
+            for r in self._conn.execute(q + " ORDER BY step", args)
+        ]
+
+    def events(self) -> list[dict[str, Any]]:
+        return [
+            {"time": t, "step": s, "kind": k, "data": json.loads(d)}
+            for t, s, k, d in self._conn.execute("SELECT * FROM events ORDER BY rowid")
+        ]
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
