@@ -9,7 +9,23 @@ from .losses import GANLoss, HingeLoss, MinimaxLoss, NonSaturatingLoss, WGANGPLo
 from .run import RUNS, Event, Run, interpolate_latents
 
 __all__ = [
-    "train_gan", "load_run", "build_run", "Run", "Event", "RUNS", "GANConfig", "make_config",
-    "GANParts", "gan_step", "NonFiniteLossError", "CheckpointError", "GANLoss", "MinimaxLoss",
-    "NonSaturatingLoss", "WGANGPLoss", "HingeLoss", "get_loss", "interpolate_latents",
+    "train_gan",
+    "load_run",
+    "build_run",
+    "Run",
+    "Event",
+    "RUNS",
+    "GANConfig",
+    "make_config",
+    "GANParts",
+    "gan_step",
+    "NonFiniteLossError",
+    "CheckpointError",
+    "GANLoss",
+    "MinimaxLoss",
+    "NonSaturatingLoss",
+    "WGANGPLoss",
+    "HingeLoss",
+    "get_loss",
+    "interpolate_latents",
 ]

@@ -19,7 +19,9 @@ from .run import RUNS, Run, _default_name, resolve_device
 def _build_data(config: GANConfig):
     from ..data import get_dataset
 
-    return get_dataset(config.data, image_size=config.image_size, channels=config.channels, seed=config.seed)
+    return get_dataset(
+        config.data, image_size=config.image_size, channels=config.channels, seed=config.seed
+    )
 
 
 def _is_pair(model: Any) -> bool:
@@ -55,12 +57,19 @@ def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANCon
         seed_models = lambda: get_model("mlp", latent_dim=config.latent_dim, dim=dim)  # noqa: E731
     else:
         if model == "mlp":
-            raise ValueError(f"model 'mlp' is for 2-D point data; data {data.name!r} holds images: use 'dcgan'")
+            raise ValueError(
+                f"model 'mlp' is for 2-D point data; data {data.name!r} holds images: use 'dcgan'"
+            )
         channels = int(data.sample_shape[0])
         size = int(data.sample_shape[-1])
         norm = "none" if config.loss == "wgan-gp" else "batch"
         seed_models = lambda: get_model(  # noqa: E731
-            model, image_size=size, channels=channels, latent_dim=config.latent_dim, width=config.width, norm=norm
+            model,
+            image_size=size,
+            channels=channels,
+            latent_dim=config.latent_dim,
+            width=config.width,
+            norm=norm,
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -68,7 +77,9 @@ def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANCon
     return generator, discriminator, config
 
 
-def _probe(generator: nn.Module, discriminator: nn.Module, data, config: GANConfig, device: torch.device):
+def _probe(
+    generator: nn.Module, discriminator: nn.Module, data, config: GANConfig, device: torch.device
+):
     """Run one small batch through both models: shapes must fit before training starts.
     Returns the latent shape per sample the generator accepts."""
     expected = tuple(data.sample_shape)
@@ -142,7 +153,9 @@ def build_run(config: GANConfig) -> Run:
     generator, discriminator, config = _build_models(config, data)
     latent_shape = _probe(generator, discriminator, data, config, device)
     if config.name in RUNS and RUNS[config.name].status in ("running", "paused"):
-        raise ValueError(f"a run named {config.name!r} is still {RUNS[config.name].status}; stop it or pick another name")
+        raise ValueError(
+            f"a run named {config.name!r} is still {RUNS[config.name].status}; stop it or pick another name"
+        )
     run_dir, config = _prepare_run_dir(config)
     return Run(
         config,
@@ -179,9 +192,20 @@ def train_gan(
     `loss`: "nonsaturating", "minimax", "wgan-gp" or "hinge". Other options are the fields of
     `GANConfig` (n_critic, gp_weight, width, channels, beta1, sample_every, ...)."""
     config = make_config(
-        data=data, model=model, loss=loss, latent_dim=latent_dim, image_size=image_size,
-        batch_size=batch_size, lr=lr, max_steps=max_steps, epochs=epochs, device=device,
-        seed=seed, name=name, run_dir=run_dir, **options,
+        data=data,
+        model=model,
+        loss=loss,
+        latent_dim=latent_dim,
+        image_size=image_size,
+        batch_size=batch_size,
+        lr=lr,
+        max_steps=max_steps,
+        epochs=epochs,
+        device=device,
+        seed=seed,
+        name=name,
+        run_dir=run_dir,
+        **options,
     )
     return build_run(config).start()
 
@@ -206,7 +230,9 @@ def load_run(
     saved = json.loads(config_file.read_text())
     ckpt_path = Path(checkpoint) if checkpoint else (list_checkpoints(run_dir) or [None])[-1]
     if ckpt_path is None:
-        raise FileNotFoundError(f"{run_dir} has no checkpoint yet (the run saved none before it ended)")
+        raise FileNotFoundError(
+            f"{run_dir} has no checkpoint yet (the run saved none before it ended)"
+        )
     state = load_checkpoint(ckpt_path)
 
     def restored(key: str, given: Any) -> Any:
@@ -227,7 +253,9 @@ def load_run(
     fields = {k: v for k, v in saved.items() if k not in ("data", "model")}
     fields.update(state.get("settings", {}))
     fields.update(run_dir=str(run_dir), device=device or saved.get("device", "auto"))
-    config = make_config(data=data_arg if data_arg is not None else "digits", model=model_arg, **fields)
+    config = make_config(
+        data=data_arg if data_arg is not None else "digits", model=model_arg, **fields
+    )
     torch_device = resolve_device(config.device)
     source = None
     if data_arg is not None:
@@ -244,8 +272,12 @@ def load_run(
             channels = int(state["generator"][_last_weight(state["generator"])].shape[1])
             norm = "none" if config.loss == "wgan-gp" else "batch"
             generator, discriminator = get_model(
-                config.model, image_size=config.image_size, channels=channels,
-                latent_dim=config.latent_dim, width=config.width, norm=norm,
+                config.model,
+                image_size=config.image_size,
+                channels=channels,
+                latent_dim=config.latent_dim,
+                width=config.width,
+                norm=norm,
             )
     run = Run(
         config,

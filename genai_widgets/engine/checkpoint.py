@@ -24,7 +24,9 @@ def checkpoint_path(run_dir: str | Path, step: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step_{step:09d}.pt"
 
 
-def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], *, keep: int = 3) -> Path:
+def save_checkpoint(
+    run_dir: str | Path, step: int, state: dict[str, Any], *, keep: int = 3
+) -> Path:
     """Write `state` for `step`; keep the newest `keep` checkpoints."""
     path = checkpoint_path(run_dir, step)
     path.parent.mkdir(parents=True, exist_ok=True)

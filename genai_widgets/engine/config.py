@@ -103,10 +103,10 @@ def validate_config(c: GANConfig) -> None:
     """Check the plain fields; data and model are checked when they are built."""
     if c.loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {c.loss!r}")
-    if not isinstance(c.device, str) or not (
-        c.device in DEVICES or c.device.startswith("cuda:")
-    ):
-        raise ValueError(f"device must be one of {', '.join(DEVICES)} or 'cuda:N'; got {c.device!r}")
+    if not isinstance(c.device, str) or not (c.device in DEVICES or c.device.startswith("cuda:")):
+        raise ValueError(
+            f"device must be one of {', '.join(DEVICES)} or 'cuda:N'; got {c.device!r}"
+        )
     _positive_int("latent_dim", c.latent_dim)
     _positive_int("image_size", c.image_size, minimum=4)
     _positive_int("channels", c.channels, allow_none=True)
@@ -119,7 +119,11 @@ def validate_config(c: GANConfig) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     _positive_int("n_critic", c.n_critic)
-    if isinstance(c.gp_weight, bool) or not isinstance(c.gp_weight, (int, float)) or c.gp_weight < 0:
+    if (
+        isinstance(c.gp_weight, bool)
+        or not isinstance(c.gp_weight, (int, float))
+        or c.gp_weight < 0
+    ):
         raise ValueError(f"gp_weight must be a number >= 0, got {c.gp_weight!r}")
     _positive_int("max_steps", c.max_steps, allow_none=True)
     _positive_float("epochs", c.epochs, allow_none=True)

@@ -68,7 +68,7 @@ def gan_step(
             gp = gradient_penalty(D, real, fake.detach(), parts.noise)
             loss_d = loss_d + gp_weight * gp
         if check_finite and not torch.isfinite(loss_d):
-            raise NonFiniteLossError("loss_d", float(loss_d))
+            raise NonFiniteLossError("loss_d", float(loss_d.detach()))
         parts.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         parts.opt_d.step()
@@ -76,7 +76,7 @@ def gan_step(
     # (2) Update G: maximise log D(G(z)) (non-saturating) or the loss's generator objective.
     loss_g = loss.generator_loss(D(fake))
     if check_finite and not torch.isfinite(loss_g):
-        raise NonFiniteLossError("loss_g", float(loss_g))
+        raise NonFiniteLossError("loss_g", float(loss_g.detach()))
     parts.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     parts.opt_g.step()

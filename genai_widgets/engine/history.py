@@ -68,13 +68,23 @@ class History:
             self._total += 1
 
     def extend(self, rows: np.ndarray) -> None:
-        for row in rows:
-            self.append(row)
+        """Many rows at once (column order), folding as the ring fills."""
+        rows = np.asarray(rows, dtype=np.float64)
+        with self._lock:
+            i = 0
+            while i < len(rows):
+                if self._n == self._cap:
+                    self._fold()
+                take = min(self._cap - self._n, len(rows) - i)
+                self._rows[self._n : self._n + take] = rows[i : i + take]
+                self._n += take
+                self._total += take
+                i += take
 
     def _fold(self) -> None:
         # Fold the oldest half of the ring into blocks of `self._block` rows.
         half = self._cap // 2
-        b = self._block
+        b = min(self._block, half)
         old = self._rows[:half]
         usable = (half // b) * b
         chunks = old[:usable].reshape(-1, b, old.shape[1])
@@ -142,4 +152,6 @@ class History:
             return {c: float(row[i]) for i, c in enumerate(self.columns)}
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self._rows, self._bmean, self._bmin, self._bmax, self._bcount))
+        return sum(
+            a.nbytes for a in (self._rows, self._bmean, self._bmin, self._bmax, self._bcount)
+        )

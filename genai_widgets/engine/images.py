@@ -66,7 +66,9 @@ def decode_png(data: bytes) -> np.ndarray:
 
 def grid_png(images, nrow: int | None = None, scale: int = 1) -> bytes:
     """NCHW [-1, 1] images (or NHWC uint8) -> one PNG grid."""
-    arr = images if isinstance(images, np.ndarray) and images.dtype == np.uint8 else to_uint8(images)
+    arr = (
+        images if isinstance(images, np.ndarray) and images.dtype == np.uint8 else to_uint8(images)
+    )
     return encode_png(make_grid(arr, nrow), scale=scale)
 
 

@@ -91,7 +91,10 @@ class HingeLoss(GANLoss):
 
 
 def gradient_penalty(
-    discriminator: torch.nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None
+    discriminator: torch.nn.Module,
+    real: Tensor,
+    fake: Tensor,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """E[(||grad_x D(x_hat)||_2 - 1)^2] with x_hat uniformly between real and fake samples."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)

@@ -22,8 +22,16 @@ class MetricSink:
     tensor's values are already on the host); tests force `deferred=True` on the CPU to
     exercise the chunking logic."""
 
-    def __init__(self, run: Run, device: torch.device, *, deferred: bool | None = None,
-                 chunk: int = 32, max_delay: float = 0.2, store_interval: float = 0.25):
+    def __init__(
+        self,
+        run: Run,
+        device: torch.device,
+        *,
+        deferred: bool | None = None,
+        chunk: int = 32,
+        max_delay: float = 0.2,
+        store_interval: float = 0.25,
+    ):
         self.run = run
         self.device = device
         self.deferred = device.type == "cuda" if deferred is None else deferred
@@ -52,7 +60,10 @@ class MetricSink:
                     self._first_time = time.monotonic()
                 self._dev_rows.append(values)
                 self._meta.append((step, elapsed, lr))
-                if len(self._dev_rows) >= self.chunk or time.monotonic() - self._first_time > self.max_delay:
+                if (
+                    len(self._dev_rows) >= self.chunk
+                    or time.monotonic() - self._first_time > self.max_delay
+                ):
                     self._launch_copy()
                 self._collect(wait=False)
             self._maybe_store()

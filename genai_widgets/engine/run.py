@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from . import images as _images
-from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from .config import SETTABLE, GANConfig, make_config, validate_config
+from .checkpoint import save_checkpoint
+from .config import SETTABLE, GANConfig, validate_config
 from .gan_step import GANParts, NonFiniteLossError, gan_step, metric_names
 from .history import History
 from .losses import get_loss
@@ -72,9 +72,15 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was asked for but CUDA is not available; use 'cpu' or 'auto'")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device={name!r} was asked for but MPS is not available; use 'cpu' or 'auto'")
+        raise ValueError(
+            f"device={name!r} was asked for but CUDA is not available; use 'cpu' or 'auto'"
+        )
+    if device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ValueError(
+            f"device={name!r} was asked for but MPS is not available; use 'cpu' or 'auto'"
+        )
     return device
 
 
@@ -171,7 +177,9 @@ class Run:
         fixed = torch.Generator().manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, self.latent_dim, generator=fixed)
         self._batches = (
-            data_source.batches(config.batch_size, seed=config.seed + 3) if data_source is not None else None
+            data_source.batches(config.batch_size, seed=config.seed + 3)
+            if data_source is not None
+            else None
         )
         self._metric_names = metric_names(self.loss)
         self._history = History(["step", "time", *self._metric_names, "lr"])
@@ -197,7 +205,7 @@ class Run:
     # ------------------------------------------------------------------ public state
     @property
     def status(self) -> str:
-        """"running" | "paused" | "finished" | "stopped" | "failed"."""
+        """ "running" | "paused" | "finished" | "stopped" | "failed"."""
         return self._status
 
     @property
@@ -217,7 +225,9 @@ class Run:
             except TypeError:
                 per_epoch = None
             if per_epoch:
-                limits.append(max(1, math.ceil(self.config.epochs * per_epoch / self._settings["n_critic"])))
+                limits.append(
+                    max(1, math.ceil(self.config.epochs * per_epoch / self._settings["n_critic"]))
+                )
         return min(limits) if limits else None
 
     @property
@@ -286,7 +296,9 @@ class Run:
             self.message = None
             self.error = self.traceback_text = None
             self._rate_window.clear()
-            self._thread = threading.Thread(target=self._train, name=f"genai-widgets-{self.name}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._train, name=f"genai-widgets-{self.name}", daemon=True
+            )
             self._thread.start()
             self._emit("RunStarted", {"device": str(self.device)})
         return self
@@ -508,7 +520,11 @@ class Run:
         self._parts.opt_d.load_state_dict(state["opt_d"])
         self._parts.noise.set_state(state["noise_rng"])
         self.fixed_z = state["fixed_z"]
-        if "batches" in state and self._batches is not None and hasattr(self._batches, "load_state_dict"):
+        if (
+            "batches" in state
+            and self._batches is not None
+            and hasattr(self._batches, "load_state_dict")
+        ):
             self._batches.load_state_dict(state["batches"])
         self._apply_lr()
         self._last_checkpoint_step = self.step
@@ -520,7 +536,9 @@ class Run:
             metrics = reader.metrics(max_step=self.step)
             cols = self._history.columns
             if metrics and len(metrics.get("step", ())):
-                rows = np.column_stack([metrics.get(c, np.full(len(metrics["step"]), np.nan)) for c in cols])
+                rows = np.column_stack(
+                    [metrics.get(c, np.full(len(metrics["step"]), np.nan)) for c in cols]
+                )
                 self._history.extend(rows)
             for step, png, shape, _nrow, _pad in reader.snapshots(max_step=self.step):
                 self._snapshots.append((step, png, shape))
@@ -576,7 +594,11 @@ class Run:
                 with self._step_lock:
                     try:
                         values = gan_step(
-                            parts, next_real, n_critic=n_critic, gp_weight=gp_weight, check_finite=check_finite
+                            parts,
+                            next_real,
+                            n_critic=n_critic,
+                            gp_weight=gp_weight,
+                            check_finite=check_finite,
                         )
                     except NonFiniteLossError as exc:
                         self._non_finite(self.step + 1, exc.name, exc.value)
@@ -620,7 +642,11 @@ class Run:
         with self._cond:
             self._status = final
             self._paused = False
-        self._emit("RunFinished" if final == "finished" else ("RunFailed" if final == "failed" else "RunStopped"))
+        self._emit(
+            "RunFinished"
+            if final == "finished"
+            else ("RunFailed" if final == "failed" else "RunStopped")
+        )
 
     def _non_finite(self, step: int, name: str, value: float) -> None:
         with self._cond:
@@ -632,7 +658,6 @@ class Run:
             )
             self._emit("NonFiniteLoss", {"step": step, "loss": name, "value": str(value)})
 
-
     def _take_snapshot(self) -> None:
         G = self.generator
         with self._step_lock:
@@ -640,7 +665,9 @@ class Run:
             G.eval()
             try:
                 with torch.no_grad():
-                    out = G(self.fixed_z.to(self.device).view(len(self.fixed_z), *self._latent_shape))
+                    out = G(
+                        self.fixed_z.to(self.device).view(len(self.fixed_z), *self._latent_shape)
+                    )
             finally:
                 G.train(was_training)
         if out.dim() != 4:  # 2-D points have no image grid; the data-space view draws them
@@ -684,7 +711,9 @@ def _grid_cols(n: int) -> int:
     return max(1, math.ceil(math.sqrt(n)))
 
 
-def interpolate_latents(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:
+def interpolate_latents(
+    z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp"
+) -> torch.Tensor:
     """Points from z0 to z1 inclusive. Slerp follows the great circle, which keeps the norm
     typical of a Gaussian prior in high dimensions (White, 2016); lerp cuts through the
     low-norm interior."""

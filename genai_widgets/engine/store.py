@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30
+        )
     else:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
@@ -61,7 +63,9 @@ class RunStore:
         self._flush_interval = flush_interval
         self._error: BaseException | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._writer, name="genai-widgets-store", daemon=True)
+        self._thread = threading.Thread(
+            target=self._writer, name="genai-widgets-store", daemon=True
+        )
         self._thread.start()
 
     # -- producer side (any thread) ------------------------------------------------------------
@@ -70,14 +74,18 @@ class RunStore:
         if len(rows):
             self._queue.put(("metrics", (list(columns), np.array(rows, dtype=np.float64))))
 
-    def add_snapshot(self, step: int, png: bytes, shape: tuple[int, int, int, int], nrow: int, padding: int) -> None:
+    def add_snapshot(
+        self, step: int, png: bytes, shape: tuple[int, int, int, int], nrow: int, padding: int
+    ) -> None:
         self._queue.put(("snapshot", (int(step), time.time(), png, shape, nrow, padding)))
 
     def delete_snapshots(self, steps: Iterable[int]) -> None:
         self._queue.put(("delete_snapshots", [int(s) for s in steps]))
 
     def add_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
-        self._queue.put(("event", (time.time(), int(step), kind, json.dumps(data or {}, default=str))))
+        self._queue.put(
+            ("event", (time.time(), int(step), kind, json.dumps(data or {}, default=str)))
+        )
 
     def set_meta(self, key: str, value: Any) -> None:
         self._queue.put(("meta", (key, json.dumps(value, default=str))))
@@ -105,6 +113,7 @@ class RunStore:
     # -- writer thread -------------------------------------------------------------------------
     def _writer(self) -> None:
         pending: list[tuple[str, Any]] = []
+        last_commit = time.monotonic()
         while True:
             try:
                 item = self._queue.get(timeout=self._flush_interval)
@@ -114,16 +123,16 @@ class RunStore:
                 self._commit(pending)
                 self._conn.close()
                 return
-            if item[0] in ("tick", "barrier"):
+            if item[0] not in ("tick", "barrier"):
+                pending.append(item)
+            # Commit on a clock, not on idleness: a busy trainer never leaves the queue idle.
+            due = time.monotonic() - last_commit >= self._flush_interval
+            if item[0] in ("tick", "barrier") or due or len(pending) >= 256:
                 self._commit(pending)
                 pending = []
+                last_commit = time.monotonic()
                 if item[0] == "barrier":
                     item[1].set()
-                continue
-            pending.append(item)
-            if len(pending) >= 256:
-                self._commit(pending)
-                pending = []
 
     def _commit(self, items: list[tuple[str, Any]]) -> None:
         if not items:
@@ -144,9 +153,7 @@ class RunStore:
         cols = ", ".join(_quote(c) for c in columns)
         marks = ", ".join("?" for _ in columns)
         # NaN is stored as NULL by sqlite3; that is what we want for "not measured".
-        self._conn.executemany(
-            f"INSERT INTO metrics ({cols}) VALUES ({marks})", rows.tolist()
-        )
+        self._conn.executemany(f"INSERT INTO metrics ({cols}) VALUES ({marks})", rows.tolist())
 
     def _write_snapshot(self, payload: Any) -> None:
         step, t, png, (n, h, w, c), nrow, padding = payload
@@ -183,7 +190,9 @@ class RunReader:
 
     def metrics(self, max_step: int | None = None) -> dict[str, np.ndarray]:
         cur = self._conn.execute(
-            "SELECT * FROM metrics" + (" WHERE step <= ?" if max_step is not None else "") + " ORDER BY step, rowid",
+            "SELECT * FROM metrics"
+            + (" WHERE step <= ?" if max_step is not None else "")
+            + " ORDER BY step, rowid",
             (() if max_step is None else (max_step,)),
         )
         names = [d[0] for d in cur.description]
@@ -191,7 +200,9 @@ class RunReader:
         data = np.array(rows, dtype=np.float64) if rows else np.empty((0, len(names)))
         return {n: data[:, i] for i, n in enumerate(names)}
 
-    def snapshots(self, max_step: int | None = None) -> list[tuple[int, bytes, tuple[int, int, int, int], int, int]]:
+    def snapshots(
+        self, max_step: int | None = None
+    ) -> list[tuple[int, bytes, tuple[int, int, int, int], int, int]]:
         q = "SELECT step, png, n, height, width, channels, nrow, padding FROM snapshots"
         args: tuple = ()
         if max_step is not None:

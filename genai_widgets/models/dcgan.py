@@ -15,7 +15,9 @@ SIZES = (16, 32, 64)
 
 def _check(image_size: int, channels: int, latent_dim: int, width: int) -> int:
     if image_size not in SIZES:
-        raise ValueError(f"dcgan supports image_size {', '.join(map(str, SIZES))}; got {image_size!r}")
+        raise ValueError(
+            f"dcgan supports image_size {', '.join(map(str, SIZES))}; got {image_size!r}"
+        )
     for name, value in (("channels", channels), ("latent_dim", latent_dim), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"dcgan {name} must be a positive integer, got {value!r}")
@@ -26,7 +28,9 @@ def _check(image_size: int, channels: int, latent_dim: int, width: int) -> int:
 class DCGANGenerator(nn.Module):
     """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
 
-    def __init__(self, latent_dim: int = 64, image_size: int = 32, channels: int = 1, width: int = 64):
+    def __init__(
+        self, latent_dim: int = 64, image_size: int = 32, channels: int = 1, width: int = 64
+    ):
         super().__init__()
         stages = _check(image_size, channels, latent_dim, width)
         self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
@@ -54,14 +58,19 @@ class DCGANDiscriminator(nn.Module):
     """images -> one logit per image. `norm="batch"` as in the paper; `"none"` or `"layer"` for
     WGAN-GP, whose per-sample gradient penalty batch norm would corrupt."""
 
-    def __init__(self, image_size: int = 32, channels: int = 1, width: int = 64, norm: str = "batch"):
+    def __init__(
+        self, image_size: int = 32, channels: int = 1, width: int = 64, norm: str = "batch"
+    ):
         super().__init__()
         stages = _check(image_size, channels, 1, width)
         if norm not in ("batch", "layer", "none"):
             raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {norm!r}")
         feats = width
         size = image_size // 2
-        layers: list[nn.Module] = [nn.Conv2d(channels, feats, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [
+            nn.Conv2d(channels, feats, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, True),
+        ]
         for _ in range(stages - 1):
             layers.append(nn.Conv2d(feats, feats * 2, 4, 2, 1, bias=False))
             size //= 2
@@ -92,7 +101,12 @@ def init_weights(module: nn.Module) -> None:
 
 @register_model("dcgan")
 def dcgan(
-    *, image_size: int = 32, channels: int = 1, latent_dim: int = 64, width: int = 64, norm: str = "batch"
+    *,
+    image_size: int = 32,
+    channels: int = 1,
+    latent_dim: int = 64,
+    width: int = 64,
+    norm: str = "batch",
 ) -> GANModels:
     generator = DCGANGenerator(latent_dim, image_size, channels, width)
     discriminator = DCGANDiscriminator(image_size, channels, width, norm)

@@ -42,5 +42,9 @@ class MLPDiscriminator(nn.Module):
 
 
 @register_model("mlp")
-def mlp(*, latent_dim: int = 2, dim: int = 2, width: int = 128, depth: int = 3, **_ignored) -> GANModels:
-    return GANModels(MLPGenerator(latent_dim, dim, width, depth), MLPDiscriminator(dim, width, depth))
+def mlp(
+    *, latent_dim: int = 2, dim: int = 2, width: int = 128, depth: int = 3, **_ignored
+) -> GANModels:
+    return GANModels(
+        MLPGenerator(latent_dim, dim, width, depth), MLPDiscriminator(dim, width, depth)
+    )

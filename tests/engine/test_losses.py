@@ -1,0 +1,100 @@
+"""Each loss against a hand computation on fixed logits."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from genai_widgets.engine.losses import (
+    HingeLoss,
+    MinimaxLoss,
+    NonSaturatingLoss,
+    WGANGPLoss,
+    get_loss,
+    gradient_penalty,
+)
+
+REAL = [0.5, -1.0, 2.0]
+FAKE = [0.2, 2.0, -3.0]
+
+
+def sig(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def mean(xs) -> float:
+    xs = list(xs)
+    return sum(xs) / len(xs)
+
+
+@pytest.fixture
+def logits():
+    return torch.tensor(REAL, dtype=torch.float64), torch.tensor(FAKE, dtype=torch.float64)
+
+
+def test_minimax_matches_value_function(logits):
+    real, fake = logits
+    loss = MinimaxLoss()
+    # D maximises E_x[log D(x)] + E_z[log(1 - D(G(z)))]; we minimise the negative.
+    v = mean(math.log(sig(r)) for r in REAL) + mean(math.log(1 - sig(f)) for f in FAKE)
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(-v, rel=1e-12)
+    # G minimises E_z[log(1 - D(G(z)))]: an expectation over z (the fakes), not over real data.
+    assert loss.generator_loss(fake).item() == pytest.approx(
+        mean(math.log(1 - sig(f)) for f in FAKE), rel=1e-12
+    )
+    doc = MinimaxLoss.__doc__
+    assert "z ~ p_z" in doc and "typo" in doc
+
+
+def test_nonsaturating(logits):
+    real, fake = logits
+    loss = NonSaturatingLoss()
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(
+        MinimaxLoss().discriminator_loss(real, fake).item()
+    )
+    assert loss.generator_loss(fake).item() == pytest.approx(
+        mean(-math.log(sig(f)) for f in FAKE), rel=1e-12
+    )
+
+
+def test_nonsaturating_gradient_does_not_vanish_when_d_rejects_fakes():
+    # D(G(z)) ~ 0: the minimax generator gradient vanishes, the non-saturating one does not.
+    fake = torch.tensor([-12.0], requires_grad=True)
+    MinimaxLoss().generator_loss(fake).backward()
+    g_minimax = abs(fake.grad.item())
+    fake.grad = None
+    NonSaturatingLoss().generator_loss(fake).backward()
+    assert g_minimax < 1e-4 < abs(fake.grad.item())
+
+
+def test_wgan(logits):
+    real, fake = logits
+    loss = WGANGPLoss()
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(mean(FAKE) - mean(REAL))
+    assert loss.generator_loss(fake).item() == pytest.approx(-mean(FAKE))
+    assert loss.gradient_penalty and not loss.probabilities
+
+
+def test_hinge(logits):
+    real, fake = logits
+    loss = HingeLoss()
+    expected = mean(max(0.0, 1 - r) for r in REAL) + mean(max(0.0, 1 + f) for f in FAKE)
+    assert loss.discriminator_loss(real, fake).item() == pytest.approx(expected)
+    assert loss.generator_loss(fake).item() == pytest.approx(-mean(FAKE))
+
+
+def test_gradient_penalty_of_linear_critic():
+    # D(x) = w . x has gradient w everywhere, so the penalty is (||w|| - 1)^2 exactly.
+    critic = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    real, fake = torch.randn(5, 2), torch.randn(5, 2)
+    gp = gradient_penalty(critic, real, fake)
+    assert gp.item() == pytest.approx((5.0 - 1.0) ** 2)
+
+
+def test_get_loss_names_and_error():
+    assert isinstance(get_loss("hinge"), HingeLoss)
+    with pytest.raises(ValueError, match="nonsaturating, minimax, wgan-gp, hinge"):
+        get_loss("lsgan")

@@ -1,0 +1,147 @@
+"""Run directories: save / load / resume, SIGKILL survival, safe checkpoint loading."""
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import genai_widgets as gw
+from genai_widgets.engine.checkpoint import CheckpointError, list_checkpoints
+from genai_widgets.engine.store import RunReader
+
+
+def test_resume_continues_exactly_where_it_stopped(tiny):
+    straight = gw.train_gan(**tiny(max_steps=20, seed=5))
+    first = gw.train_gan(**tiny(max_steps=10, seed=5))
+    assert straight.wait(60) == "finished" and first.wait(60) == "finished"
+    path = first.save()
+    loaded = gw.load_run(path)
+    assert loaded.status == "stopped" and loaded.step == 10
+    assert np.array_equal(loaded.history["loss_d"], first.history["loss_d"])
+    assert loaded.snapshot_count == first.snapshot_count
+    loaded.set(max_steps=20)
+    loaded.resume()
+    assert loaded.wait(60) == "finished", loaded.traceback_text
+    # Optimizer state, RNG and data position were restored: the same losses as one long run.
+    for col in ("loss_d", "loss_g"):
+        assert np.array_equal(loaded.history[col], straight.history[col]), col
+    assert np.array_equal(loaded.history["step"], np.arange(1, 21))
+
+
+def test_store_is_readable_while_training(tiny, wait_until):
+    run = gw.train_gan(**tiny(sample_every=2))
+    try:
+        wait_until(lambda: run.step >= 6)
+        wait_until(lambda: len(RunReader(run.run_dir).metrics()["step"]) >= 3, timeout=10)
+        reader = RunReader(run.run_dir)
+        m = reader.metrics()
+        assert {"step", "time", "loss_d", "loss_g"} <= set(m)
+        assert reader.snapshots()[0][1].startswith(b"\x89PNG")
+        assert reader.events()[0]["kind"] == "RunStarted"
+    finally:
+        run.stop()
+        run.wait(30)
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import genai_widgets as gw
+    run = gw.train_gan(data="digits", image_size=16, width=8, batch_size=16, latent_dim=16,
+                       device="cpu", run_dir=sys.argv[1], checkpoint_every=5, sample_every=3)
+    while True:
+        print(run.step, flush=True)
+        time.sleep(0.05)
+    """
+)
+
+
+def test_sigkill_loses_at_most_the_steps_since_the_last_checkpoint(tmp_path):
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(run_dir)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if len(list_checkpoints(run_dir)) >= 2:
+                break
+            assert proc.poll() is None, "trainer process died on its own"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no checkpoints within 120 s")
+        time.sleep(0.3)  # kill mid-training, between checkpoints
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    latest = list_checkpoints(run_dir)[-1]
+    saved_step = int(latest.stem.split("_")[1])
+    reader = RunReader(run_dir)
+    assert reader.metrics()["step"].max() >= saved_step  # the store opens cleanly
+    reader.close()
+    run = gw.load_run(run_dir)
+    assert run.step == saved_step
+    assert run.history["step"][-1] == saved_step  # rows past the checkpoint were rewound
+    run.set(max_steps=saved_step + 3)
+    run.resume()
+    assert run.wait(60) == "finished", run.traceback_text
+    assert run.step == saved_step + 3
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {Evil.marker}",))
+
+
+def test_malicious_checkpoint_is_refused(tiny, tmp_path):
+    run = gw.train_gan(**tiny(max_steps=2))
+    run.wait(30)
+    Evil.marker = str(tmp_path / "pwned")
+    bad = run.run_dir / "checkpoints" / "step_000000099.pt"
+    torch.save({"generator": Evil()}, bad)
+    with pytest.raises(CheckpointError, match="weights_only"):
+        gw.load_run(run.run_dir)
+    assert not Path(Evil.marker).exists()
+    # A plain pickle (not even torch's format) is refused too.
+    bad.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError):
+        gw.load_run(run.run_dir)
+    assert not Path(Evil.marker).exists()
+
+
+def test_run_dir_is_not_overwritten(tiny):
+    kw = tiny(max_steps=1)
+    gw.train_gan(**kw).wait(30)
+    with pytest.raises(FileExistsError, match="load_run"):
+        gw.train_gan(**kw)
+
+
+def test_checkpoints_are_pruned_and_atomic(tiny):
+    run = gw.train_gan(**tiny(max_steps=12, checkpoint_every=2))
+    run.wait(60)
+    names = [p.name for p in list_checkpoints(run.run_dir)]
+    assert names == ["step_000000008.pt", "step_000000010.pt", "step_000000012.pt"]
+    assert not [p for p in (run.run_dir / "checkpoints").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_user_modules_must_be_passed_again(tiny):
+    from torch import nn
+
+    gen = nn.Sequential(nn.Linear(16, 256), nn.Tanh(), nn.Unflatten(1, (1, 16, 16)))
+    disc = nn.Sequential(nn.Flatten(), nn.Linear(256, 1))
+    run = gw.train_gan(**dict(tiny(max_steps=3), model=(gen, disc)))
+    run.wait(30)
+    with pytest.raises(ValueError, match="model=\\(generator, discriminator\\)"):
+        gw.load_run(run.run_dir)
+    loaded = gw.load_run(run.run_dir, model=(gen, disc))
+    assert loaded.step == 3
