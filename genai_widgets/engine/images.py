@@ -19,7 +19,7 @@ def to_uint8(images) -> np.ndarray:
     arr = np.asarray(images, dtype=np.float32)
     if arr.ndim != 4:
         raise ValueError(f"expected N x C x H x W images, got shape {arr.shape}")
-    arr = np.clip((arr + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    arr = np.clip(np.nan_to_num((arr + 1.0) * 127.5 + 0.5), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(arr.transpose(0, 2, 3, 1))
 
 

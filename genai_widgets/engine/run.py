@@ -14,6 +14,7 @@ import json
 import math
 import os
 import secrets
+import sys
 import threading
 import time
 import traceback
@@ -571,7 +572,9 @@ class Run:
         self._time_offset = self._elapsed()
         self._t0 = time.perf_counter()
         parts, batches, device = self._parts, self._batches, self.device
-        check_finite = device.type == "cpu"
+        # With deferred metrics (CUDA) a finiteness check would sync every step; the sink
+        # checks each chunk when it lands instead.
+        check_finite = not self._sink.deferred
 
         def next_real() -> torch.Tensor:
             return next(batches).to(device, non_blocking=True)
@@ -619,6 +622,7 @@ class Run:
                 self._status = "failed"
                 self.message = f"failed at step {self.step + 1}: {type(exc).__name__}: {exc}"
             self._emit("RunFailed", {"error": repr(exc), "traceback": self.traceback_text})
+            print(f"[genai_widgets] run {self.name!r} {self.message}", file=sys.stderr, flush=True)
             try:
                 self._sink.drain(wait=True)
                 self._store.flush()

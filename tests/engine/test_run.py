@@ -104,19 +104,7 @@ def test_exception_in_thread_fails_the_run_and_result_reraises(tiny):
     assert run.events_since(0)[1][-1].kind == "RunFailed"
 
 
-class NaNAfter(nn.Module):
-    def __init__(self, after: int):
-        super().__init__()
-        self.net = small_discriminator()
-        self.calls, self.after = 0, after
-
-    def forward(self, x):
-        self.calls += 1
-        out = self.net(x)
-        return out * float("nan") if self.calls > self.after else out
-
-
-def test_non_finite_loss_pauses_with_message(tiny, wait_until):
+def test_non_finite_loss_pauses_with_message(tiny, wait_until, NaNAfter):
     run = gw.train_gan(**tiny(model=(ExplodingGenerator(after=10**9), NaNAfter(after=10))))
     wait_until(lambda: run.status == "paused")
     # One call in the shape check before the thread starts, then 3 per step (real, fake, fake
