@@ -651,6 +651,13 @@ class Run:
             if final == "finished"
             else ("RunFailed" if final == "failed" else "RunStopped")
         )
+        # One line in the cell that started the run (its output parent is bound to this thread).
+        rate = self.steps_per_second
+        print(
+            f"[genai_widgets] run {self.name!r} {final} at step {self.step}"
+            + (f" ({rate:.1f} steps/s)" if rate else ""),
+            flush=True,
+        )
 
     def _non_finite(self, step: int, name: str, value: float) -> None:
         with self._cond:
