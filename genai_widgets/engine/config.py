@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +104,7 @@ def validate_config(c: GANConfig) -> None:
     """Check the plain fields; data and model are checked when they are built."""
     if c.loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {c.loss!r}")
-    if not isinstance(c.device, str) or not (c.device in DEVICES or c.device.startswith("cuda:")):
+    if not isinstance(c.device, str) or not (c.device in DEVICES or re.fullmatch(r"cuda:\d+", c.device)):
         raise ValueError(
             f"device must be one of {', '.join(DEVICES)} or 'cuda:N'; got {c.device!r}"
         )
@@ -122,9 +123,9 @@ def validate_config(c: GANConfig) -> None:
     if (
         isinstance(c.gp_weight, bool)
         or not isinstance(c.gp_weight, (int, float))
-        or c.gp_weight < 0
+        or not 0 <= c.gp_weight < float("inf")
     ):
-        raise ValueError(f"gp_weight must be a number >= 0, got {c.gp_weight!r}")
+        raise ValueError(f"gp_weight must be a finite number >= 0, got {c.gp_weight!r}")
     _positive_int("max_steps", c.max_steps, allow_none=True)
     _positive_float("epochs", c.epochs, allow_none=True)
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:

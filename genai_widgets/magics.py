@@ -1,0 +1,784 @@
+"""IPython magics, a thin adapter over the Python API: flags parse into the same `GANConfig`
+that `gw.train_gan` builds, the cell body runs in the user's namespace, the run starts and its
+dashboard shows.
+
+    %load_ext genai_widgets
+
+    %%gan_train --data digits --max-steps 2000 --as run
+    # optional body: may define generator and discriminator (nn.Module instances) and
+    # data or train_loader (a DataLoader, Dataset or tensor); they override --model / --data
+
+    %gan_train --data digits --max-steps 2000 --as run    # the line form: flags only
+    %gan_runs                                             # name, status, step, steps/s, ...
+    %gan_pause run | %gan_resume all | %gan_stop NAME ...
+
+Every `GANConfig` field is a flag (`latent_dim` -> `--latent-dim`); `--as NAME` picks the
+variable the run is bound to (default `run`); `%gan_train --help` lists them all. `none` is
+accepted by the optional ones. Mistakes raise IPython's `UsageError` with one line naming what
+was given and what is accepted, and start nothing; an error in the body shows the body's own
+traceback and starts nothing.
+
+Where a flag is not given, its value comes from, in order:
+  1. `%config GANTrainMagics.<field> = value` (or an IPython config file),
+  2. the environment variable `GENAI_WIDGETS_<FIELD>` (e.g. `GENAI_WIDGETS_MAX_STEPS=50` for
+     CI-sized runs), read each time the magic runs; `data` has none, because
+     `$GENAI_WIDGETS_DATA` already names where downloaded data sets live,
+  3. the `GANConfig` default.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import html
+import inspect
+import io
+import keyword
+import math
+import os
+import re
+import shlex
+import textwrap
+import tokenize
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import traitlets
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.display import display
+from torch import nn
+from traitlets.config import Configurable
+
+from .data import DatasetUnavailableError
+from .engine import config as _config_module
+from .engine.api import build_run
+from .engine.config import DEVICES, LOSSES, GANConfig, make_config
+from .engine.run import RUNS, Run
+
+ENV_PREFIX = "GENAI_WIDGETS_"
+#: Fields without an environment default: `$GENAI_WIDGETS_DATA` is the data layer's download root.
+NO_ENV = frozenset({"data"})
+DEFAULT_AS = "run"
+#: Names the cell body may bind; only values the body itself (re)binds are used.
+BODY_NAMES = ("generator", "discriminator", "data", "train_loader")
+#: Common spellings from other tools, used only to suggest the right flag.
+SYNONYMS = {
+    "learning-rate": "lr",
+    "lr-g": "lr",
+    "steps": "max-steps",
+    "iterations": "max-steps",
+    "iters": "max-steps",
+    "nz": "latent-dim",
+    "z-dim": "latent-dim",
+    "zdim": "latent-dim",
+    "bs": "batch-size",
+    "dataset": "data",
+    "loader": "data",
+    "arch": "model",
+    "ngf": "width",
+    "ndf": "width",
+    "nc": "channels",
+    "out": "run-dir",
+    "output": "run-dir",
+    "gpu": "device",
+    "epoch": "epochs",
+    "n-epochs": "epochs",
+}
+#: What the flag form of an object-valued field takes, added to the field's comment.
+FLAG_NOTES = {
+    "data": "As a flag: a data set name or an image folder; objects come from the cell body "
+    "(`data` or `train_loader`)",
+    "model": "As a flag: a registered name (`gw.list_models()`); your own modules come from "
+    "the cell body (`generator` and `discriminator`)",
+}
+_CUDA_INDEX = re.compile(r"cuda:\d+")
+_NUMBER_KINDS = ("int", "float")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+# ---------------------------------------------------------------------------- flag specs
+@lru_cache(maxsize=1)
+def field_help() -> dict[str, str]:
+    """The comment after each `GANConfig` field in config.py: the flags' help text."""
+    try:
+        source = textwrap.dedent(inspect.getsource(GANConfig))
+    except (OSError, TypeError):  # no source shipped: flags still work, without help
+        return {}
+    comments = {
+        tok.start[0]: tok.string.lstrip("#").strip()
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type == tokenize.COMMENT
+    }
+    out: dict[str, str] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            text = comments.get(node.end_lineno or node.lineno, "")
+            out[node.target.id] = re.sub(r"\b[A-Z][A-Z_]+\b", _expand_constant, text)
+    return out
+
+
+def _expand_constant(match: re.Match[str]) -> str:
+    """`one of LOSSES` in a comment -> the names themselves."""
+    value = getattr(_config_module, match.group(), None)
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    return match.group()
+
+
+@dataclass(frozen=True)
+class FlagSpec:
+    """One `GANConfig` field as a flag: how its text is read and described."""
+
+    field: str
+    kind: str  # "int" | "float" | "bool" | "loss" | "device" | "model" | "data" | "text"
+    optional: bool  # accepts `none`
+    default: Any
+    help: str = ""
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def env_var(self) -> str | None:
+        return None if self.field in NO_ENV else ENV_PREFIX + self.field.upper()
+
+    def choices(self) -> tuple[str, ...]:
+        if self.kind == "loss":
+            return LOSSES
+        if self.kind == "device":
+            return DEVICES
+        if self.kind == "model":
+            from .models import list_models
+
+            return tuple(list_models())
+        return ()
+
+    def type_name(self) -> str:
+        """Short type for the flag table."""
+        base = {
+            "int": "int",
+            "float": "float",
+            "bool": "bool",
+            "loss": " \\| ".join(LOSSES),
+            "device": " \\| ".join((*DEVICES, "cuda:N")),
+            "model": "model name",
+            "data": "name or path",
+            "text": "text",
+        }[self.kind]
+        return f"{base} or none" if self.optional else base
+
+    def accepted(self) -> str:
+        """What the flag accepts, as a phrase for error messages."""
+        if self.kind in ("loss", "device", "model"):
+            names = list(self.choices()) + (["cuda:N"] if self.kind == "device" else [])
+            text = "one of " + ", ".join(names)
+        else:
+            text = {
+                "int": "an integer",
+                "float": "a number",
+                "bool": "true or false",
+                "data": "a data set name or an image folder path",
+                "text": "a non-empty string",
+            }[self.kind]
+        return f"{text} or none" if self.optional else text
+
+    def parse(self, text: str, label: str) -> Any:
+        """Text from a flag or an environment variable -> the field's value, or UsageError."""
+        if self.optional and text.strip().lower() == "none":
+            return None
+        bad = f"{label} expects {self.accepted()}, got {text!r}"
+        if self.kind == "int":
+            try:
+                return int(text, 10)
+            except ValueError:
+                raise UsageError(bad) from None
+        if self.kind == "float":
+            try:
+                value = float(text)
+            except ValueError:
+                raise UsageError(bad) from None
+            if not math.isfinite(value):
+                raise UsageError(f"{label} expects a finite number, got {text!r}")
+            return value
+        if self.kind == "bool":
+            lowered = text.strip().lower()
+            if lowered in ("true", "yes", "on", "1"):
+                return True
+            if lowered in ("false", "no", "off", "0"):
+                return False
+            raise UsageError(bad)
+        return self.check(text, label)
+
+    def check(self, value: Any, label: str) -> Any:
+        """A Python value (from %config or parse) -> the field's value, or UsageError."""
+        if value is None:
+            if self.optional:
+                return None
+            raise UsageError(f"{label} expects {self.accepted()}, got None")
+        if self.kind in _NUMBER_KINDS or self.kind == "bool":
+            if isinstance(value, str):
+                return self.parse(value, label)
+            if self.kind == "float" and isinstance(value, float) and not math.isfinite(value):
+                raise UsageError(f"{label} expects a finite number, got {value!r}")
+            return value  # range checks are make_config's
+        if not isinstance(value, str) or not value.strip():
+            raise UsageError(f"{label} expects {self.accepted()}, got {value!r}")
+        choices = self.choices()
+        if choices and value not in choices:
+            if self.kind == "device" and _CUDA_INDEX.fullmatch(value):
+                return value
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"{label} expects {self.accepted()}; got {value!r}{hint}")
+        return value
+
+
+def _kind_of(name: str, annotation: Any) -> tuple[str, bool]:
+    if name in ("data", "model"):  # objects from the body; names and paths as flags
+        return name, False
+    if name == "loss":
+        return "loss", False
+    if name == "device":
+        return "device", False
+    args = typing.get_args(annotation)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), annotation) if optional else annotation
+    kind = {int: "int", float: "float", bool: "bool", str: "text"}.get(base, "text")
+    return kind, optional
+
+
+@lru_cache(maxsize=1)
+def flag_specs() -> dict[str, FlagSpec]:
+    """Field name -> FlagSpec, one per `GANConfig` field, in the dataclass's order."""
+    hints = typing.get_type_hints(GANConfig)
+    helps = field_help()
+    specs = {}
+    for f in dataclasses.fields(GANConfig):
+        kind, optional = _kind_of(f.name, hints.get(f.name, Any))
+        text = helps.get(f.name, "")
+        if f.name in FLAG_NOTES:
+            text = f"{text}. {FLAG_NOTES[f.name]}" if text else FLAG_NOTES[f.name]
+        specs[f.name] = FlagSpec(f.name, kind, optional, f.default, text)
+    return specs
+
+
+def _flag_index() -> dict[str, FlagSpec]:
+    return {spec.flag: spec for spec in flag_specs().values()}
+
+
+def _unknown_flag(flag: str) -> UsageError:
+    known = list(_flag_index()) + ["--as"]
+    bare = flag[2:].replace("_", "-").lower()
+    # Candidates: the flags themselves and the synonyms other tools use for them.
+    candidates = {f[2:]: f for f in known} | {k: "--" + v for k, v in SYNONYMS.items()}
+    close = difflib.get_close_matches(bare, list(candidates), n=1, cutoff=0.6)
+    hint = f"; did you mean {candidates[close[0]]}?" if close else ";"
+    return UsageError(f"unknown flag {flag}{hint} valid flags: {' '.join(known)}")
+
+
+# ---------------------------------------------------------------------------- parsing
+@dataclass(frozen=True)
+class ParsedFlags:
+    """What a flag line says, before any defaults: field -> value, `--as`, `--help`."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    as_name: str | None = None
+    show_help: bool = False
+
+
+@dataclass(frozen=True)
+class GanTrainArgs:
+    """A parsed `%gan_train` line: the validated config and the variable to bind."""
+
+    config: GANConfig
+    as_name: str
+    given: dict[str, Any]  # the fields set by flags on this line
+    show_help: bool = False
+
+
+def parse_flags(line: str) -> ParsedFlags:
+    """`--flag value` / `--flag=value` pairs -> values; anything else is a UsageError.
+    Text after `#` is a comment; quote values that hold spaces."""
+    try:
+        tokens = shlex.split(line, comments=True, posix=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the flags {line.strip()!r}: {exc}") from None
+    index = _flag_index()
+    values: dict[str, Any] = {}
+    raw: dict[str, str] = {}
+    as_name = None
+    show_help = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token in ("-h", "--help"):
+            show_help = True
+            continue
+        if not token.startswith("--") or token == "--":
+            raise UsageError(
+                f"unexpected argument {token!r}; flags are written --name value "
+                f"(e.g. --data digits --max-steps 2000); see %gan_train --help"
+            )
+        flag, eq, text = token.partition("=")
+        if flag != "--as" and flag not in index:
+            raise _unknown_flag(flag)
+        spec = index.get(flag)
+        if not eq:
+            if i >= len(tokens) or tokens[i].startswith("--"):
+                what = spec.accepted() if spec else "a Python variable name"
+                after = ""
+                if i < len(tokens):
+                    after = f" before {tokens[i]}"
+                    if tokens[i].partition("=")[0] not in (*index, "--as", "--help"):
+                        after += f" (write {flag}=VALUE for a value that starts with --)"
+                raise UsageError(f"{flag} expects a value ({what}), got nothing{after}")
+            text = tokens[i]
+            i += 1
+        if flag in raw:
+            raise UsageError(f"{flag} given twice ({raw[flag]!r} and {text!r}); give it once")
+        raw[flag] = text
+        if spec is None:
+            if not text.isidentifier() or keyword.iskeyword(text):
+                raise UsageError(f"--as expects a Python variable name, got {text!r}")
+            as_name = text
+        else:
+            values[spec.field] = spec.parse(text, flag)
+    return ParsedFlags(values, as_name, show_help)
+
+
+def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, tuple[Any, str]]:
+    """Field -> (text, "$GENAI_WIDGETS_<FIELD>") for each variable that is set and not empty.
+    The text is read like a flag's value when (and only when) the field is not given otherwise."""
+    environ = os.environ if environ is None else environ
+    out = {}
+    for spec in flag_specs().values():
+        var = spec.env_var
+        if var is not None and environ.get(var, "").strip():
+            out[spec.field] = (environ[var].strip(), f"${var}")
+    return out
+
+
+def _config_error(exc: Exception, sources: Mapping[str, str]) -> UsageError:
+    """make_config's message starts with the field's name; name the flag / setting instead."""
+    message = _one_line(exc)
+    for name in sorted(sources, key=len, reverse=True):
+        if message.startswith(name + " "):
+            return UsageError(sources[name] + message[len(name) :])
+    return UsageError(message)
+
+
+def parse_gan_train(
+    line: str, defaults: Mapping[str, tuple[Any, str]] | None = None
+) -> GanTrainArgs:
+    """Parse a `%gan_train` line into a validated config. `defaults` maps field -> (value,
+    where it came from) and sits under the flags (see the module docstring for the order);
+    a text value is read like a flag's (so `none` is None), any other value is checked.
+    The only outcomes are a `GanTrainArgs` holding a valid config, or a `UsageError`."""
+    parsed = parse_flags(line)
+    specs = flag_specs()
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name, (value, source) in (defaults or {}).items():
+        if name in parsed.values:
+            continue  # only the value that is used is checked
+        spec = specs[name]
+        # Text (an environment variable) reads like a flag's value; objects are checked.
+        values[name] = (
+            spec.parse(value, source) if isinstance(value, str) else spec.check(value, source)
+        )
+        sources[name] = source
+    for name, value in parsed.values.items():
+        values[name] = value
+        sources[name] = specs[name].flag
+    try:
+        config = make_config(**values)
+    except (ValueError, TypeError) as exc:
+        raise _config_error(exc, sources) from None
+    return GanTrainArgs(config, parsed.as_name or DEFAULT_AS, parsed.values, parsed.show_help)
+
+
+# ---------------------------------------------------------------------------- help and README
+def _default_text(spec: FlagSpec) -> str:
+    return "none" if spec.default is None else str(spec.default)
+
+
+def _metavar(spec: FlagSpec) -> str:
+    name = {"float": "NUMBER", "text": "TEXT"}.get(spec.kind, spec.kind.upper())
+    return f"{name}|none" if spec.optional else name
+
+
+def flag_help_text() -> str:
+    """Plain-text list of the flags (`%gan_train --help` and the magic's docstring)."""
+    lines = []
+    for spec in flag_specs().values():
+        left = f"  {spec.flag} {_metavar(spec)}"
+        text = spec.help
+        if spec.kind == "device" and spec.accepted() not in text:
+            text = f"{spec.accepted()}; {text}"
+        lines.append(f"{left:<30} {text} (default: {_default_text(spec)})")
+    lines.append(f"{'  --as NAME':<30} the variable the run is bound to (default: {DEFAULT_AS})")
+    return "\n".join(lines)
+
+
+def flag_table_markdown() -> str:
+    """The README's flag table: one row per `GANConfig` field, generated so it cannot drift."""
+    rows = [
+        "| flag | type | default | environment | help |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in flag_specs().values():
+        env = (
+            f"`{spec.env_var}`"
+            if spec.env_var
+            else "none (`GENAI_WIDGETS_DATA` is the data folder)"
+        )
+        help_text = html.escape(spec.help, quote=False).replace("|", "\\|")
+        rows.append(
+            f"| `{spec.flag}` | {spec.type_name()} | `{_default_text(spec)}` | {env} | {help_text} |"
+        )
+    rows.append(f"| `--as` | Python name | `{DEFAULT_AS}` | | the variable the run is bound to |")
+    return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------- runs table
+@dataclass(frozen=True)
+class RunTable:
+    """What `%gan_runs` returns: one row per run this process knows (HTML in a notebook)."""
+
+    rows: list[dict[str, str]]
+
+    COLUMNS: typing.ClassVar[tuple[str, ...]] = (
+        "name",
+        "status",
+        "step",
+        "steps/s",
+        "last losses",
+        "run directory",
+    )
+
+    @classmethod
+    def from_runs(cls, runs: Mapping[str, Run]) -> RunTable:
+        rows = []
+        for name, run in list(runs.items()):
+            history = run.history
+            losses = ", ".join(
+                f"{col} {history[col][-1]:.4g}"
+                for col in history
+                if col.startswith("loss") and len(history[col])
+            )
+            target = run.max_steps
+            rate = run.steps_per_second if run.status == "running" else 0.0
+            rows.append(
+                {
+                    "name": name,
+                    "status": run.status,
+                    "step": f"{run.step}/{target}" if target else str(run.step),
+                    "steps/s": f"{rate:.1f}" if rate else "-",
+                    "last losses": losses or "-",
+                    "run directory": str(run.run_dir),
+                }
+            )
+        return cls(rows)
+
+    def __repr__(self) -> str:
+        if not self.rows:
+            return "no GAN runs yet; start one with %gan_train"
+        widths = {c: max(len(c), *(len(r[c]) for r in self.rows)) for c in self.COLUMNS}
+        lines = ["  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip()]
+        lines += [
+            "  ".join(r[c].ljust(widths[c]) for c in self.COLUMNS).rstrip() for r in self.rows
+        ]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        if not self.rows:
+            return f"<p>{html.escape(repr(self))}</p>"
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(r[c])}</td>" for c in self.COLUMNS) + "</tr>"
+            for r in self.rows
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# ---------------------------------------------------------------------------- the magics
+def _config_traits() -> dict[str, traitlets.TraitType]:
+    out: dict[str, traitlets.TraitType] = {}
+    for spec in flag_specs().values():
+        trait_type = {"int": traitlets.Int, "float": traitlets.Float, "bool": traitlets.Bool}.get(
+            spec.kind, traitlets.Unicode
+        )
+        env = f" Default from ${spec.env_var} when set." if spec.env_var else ""
+        out[spec.field] = trait_type(
+            spec.default, allow_none=spec.optional, help=f"{spec.help} ({spec.flag}).{env}"
+        ).tag(config=True)
+    return out
+
+
+# The traits are generated from GANConfig, so they live on a generated base class;
+# `%config GANTrainMagics.<field>` finds them through the subclass.
+GANConfigDefaults = traitlets.MetaHasTraits(
+    "GANConfigDefaults",
+    (Configurable,),
+    {
+        **_config_traits(),
+        "__doc__": "Magic defaults: one trait per GANConfig field.",
+        "__module__": __name__,
+    },
+)
+
+
+def _show(run: Run) -> None:
+    try:
+        view = run.dashboard()
+    except ImportError:  # widgets unavailable (no anywidget): the text summary still shows
+        display({"text/plain": repr(run)}, raw=True)
+        return
+    display(view)
+
+
+@magics_class
+class GANTrainMagics(Magics, GANConfigDefaults):  # type: ignore[misc, valid-type]
+    """`%%gan_train`, `%gan_train`, `%gan_runs`, `%gan_pause`, `%gan_resume`, `%gan_stop`."""
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell, **kwargs)
+        self._assigned: set[str] = set()
+        self.observe(self._record_assignment, names=list(flag_specs()))
+
+    def _record_assignment(self, change: Any) -> None:
+        self._assigned.add(change["name"])
+
+    # ------------------------------------------------------------------ defaults
+    def magic_defaults(self) -> dict[str, tuple[Any, str]]:
+        """Field -> (value, where it came from) for every field not left at its default:
+        `%config GANTrainMagics.<field>` over `$GENAI_WIDGETS_<FIELD>`."""
+        out = env_defaults()
+        section_name = type(self).__name__
+        section = self.config.get(section_name, {})
+        for name in flag_specs():
+            if name in section or name in self._assigned:
+                out[name] = (getattr(self, name), f"{section_name}.{name}")
+        return out
+
+    # ------------------------------------------------------------------ %gan_train
+    @line_cell_magic
+    def gan_train(self, line: str, cell: str | None = None) -> None:
+        args = parse_gan_train(line, self.magic_defaults())
+        if args.show_help:
+            print(self.gan_train.__doc__)
+            return
+        config = args.config
+        if cell is not None and cell.strip():
+            config = self._apply_body(config, self._run_body(cell))
+        try:
+            run = build_run(config)
+        except (
+            ValueError,
+            TypeError,
+            FileExistsError,
+            FileNotFoundError,
+            DatasetUnavailableError,
+        ) as exc:
+            raise UsageError(_one_line(exc)) from None
+        ns = self.shell.user_ns
+        previous = ns.get(args.as_name)
+        if isinstance(previous, Run) and previous.status in ("running", "paused"):
+            # Re-running the cell replaces its run: the old thread must not keep the CPU/GPU.
+            previous.stop()
+            print(f"stopped the earlier run {previous.name!r} that `{args.as_name}` pointed to")
+        try:
+            run.start()
+        except RuntimeError as exc:
+            raise UsageError(_one_line(exc)) from None
+        ns[args.as_name] = run
+        _show(run)
+
+    def _run_body(self, cell: str) -> dict[str, Any]:
+        """Run the body in the user's namespace; return the BODY_NAMES it (re)bound.
+        Its exceptions propagate as themselves, showing only the body's frames."""
+        shell = self.shell
+        ns = shell.user_ns
+        before = {name: ns[name] for name in BODY_NAMES if name in ns}
+        # A leading newline keeps the traceback's line numbers equal to the cell's
+        # (line 1 is the %%gan_train line).
+        source = "\n" + shell.transform_cell(cell)
+        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        code = shell.compile(source, filename, "exec")
+        try:
+            exec(code, shell.user_global_ns, ns)
+        except Exception as exc:
+            _render_body_traceback(shell, exc)
+            raise
+        return {
+            name: ns[name]
+            for name in BODY_NAMES
+            if name in ns and (name not in before or ns[name] is not before[name])
+        }
+
+    @staticmethod
+    def _apply_body(config: GANConfig, found: dict[str, Any]) -> GANConfig:
+        changes: dict[str, Any] = {}
+        if "train_loader" in found:  # the loader carries the batching the user chose
+            changes["data"] = found["train_loader"]
+        elif "data" in found:
+            changes["data"] = found["data"]
+        has_g, has_d = "generator" in found, "discriminator" in found
+        if has_g != has_d:
+            given, missing = (
+                ("generator", "discriminator") if has_g else ("discriminator", "generator")
+            )
+            raise UsageError(
+                f"the cell body defines {given} but not {missing}; define both as nn.Module "
+                f"instances (or neither, to use --model)"
+            )
+        if has_g:
+            for role in ("generator", "discriminator"):
+                module = found[role]
+                if isinstance(module, type) and issubclass(module, nn.Module):
+                    raise UsageError(
+                        f"{role} is the class {module.__name__}, not a module; "
+                        f"create one: {role} = {module.__name__}()"
+                    )
+                if not isinstance(module, nn.Module):
+                    raise UsageError(
+                        f"{role} must be a torch.nn.Module instance, got {type(module).__name__}"
+                    )
+            changes["model"] = (found["generator"], found["discriminator"])
+        return config.replace(**changes) if changes else config
+
+    # ------------------------------------------------------------------ run control
+    @line_magic
+    def gan_runs(self, line: str = "") -> RunTable:
+        """A table of the runs in this kernel: name, status, step, steps/s, last losses,
+        run directory."""
+        if line.strip():
+            raise UsageError(f"%gan_runs takes no arguments, got {line.strip()!r}")
+        return RunTable.from_runs(RUNS)
+
+    @line_magic
+    def gan_pause(self, line: str = "") -> None:
+        """`%gan_pause NAME [NAME ...]` or `%gan_pause all`: pause after the current step."""
+        for run in self._select(line, "pause", ("running",)):
+            run.pause()
+            print(f"paused {run.name!r} at step {run.step}")
+
+    @line_magic
+    def gan_resume(self, line: str = "") -> None:
+        """`%gan_resume NAME [NAME ...]` or `%gan_resume all`: continue paused runs (a named
+        stopped or loaded run starts training again)."""
+        for run in self._select(line, "resume", ("paused",), named_also=("stopped",)):
+            try:
+                run.resume()
+            except RuntimeError as exc:
+                raise UsageError(_one_line(exc)) from None
+            print(f"resumed {run.name!r} at step {run.step}")
+
+    @line_magic
+    def gan_stop(self, line: str = "") -> None:
+        """`%gan_stop NAME [NAME ...]` or `%gan_stop all`: stop after the current step (a
+        checkpoint is written); waits up to 10 s for the step in flight."""
+        for run in self._select(line, "stop", ("running", "paused")):
+            run.stop()
+            status = run.wait(10)
+            if status in ("running", "paused"):
+                print(f"stopping {run.name!r} (finishing step {run.step + 1})")
+            else:
+                print(f"{status} {run.name!r} at step {run.step}")
+
+    def _select(
+        self,
+        line: str,
+        verb: str,
+        statuses: tuple[str, ...],
+        named_also: tuple[str, ...] = (),
+    ) -> list[Run]:
+        """The runs a control magic acts on: each NAME (a run name or a variable holding a
+        run) or `all` (the runs whose status is in `statuses`). A named run in another state
+        is reported and skipped; `all` skips those quietly."""
+        names = line.split()
+        if not names:
+            known = ", ".join(RUNS) or "none yet"
+            raise UsageError(f"%gan_{verb} needs a run name or 'all'; runs: {known}")
+        if "all" in names:
+            chosen = [r for r in RUNS.values() if r.status in statuses]
+            if not chosen:
+                print(f"no run to {verb}")
+            return chosen
+        ns = self.shell.user_ns
+        selected: list[Run] = []
+        for name in names:
+            run = RUNS.get(name)
+            if run is None and isinstance(ns.get(name), Run):
+                run = ns[name]
+            if run is None:
+                choices = list(RUNS) + [k for k, v in ns.items() if isinstance(v, Run)]
+                close = difflib.get_close_matches(name, choices, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                known = ", ".join(dict.fromkeys(choices)) or "none yet"
+                raise UsageError(f"no run named {name!r}{hint}; runs: {known}, or 'all'")
+            if run not in selected:
+                selected.append(run)
+        chosen = []
+        for run in selected:
+            if run.status in statuses or run.status in named_also:
+                chosen.append(run)
+            else:
+                print(f"{run.name!r} is {run.status}; nothing to {verb}")
+        return chosen
+
+
+def _render_body_traceback(shell: Any, exc: BaseException) -> None:
+    """Make IPython show the body's frames only, not the magic machinery above them."""
+    tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+    try:
+        stb = shell.InteractiveTB.structured_traceback(type(exc), exc, tb, tb_offset=0)
+        # IPython's documented hook for exceptions that render their own traceback.
+        exc._render_traceback_ = lambda: stb  # type: ignore[attr-defined]
+    except Exception:  # never hide the user's error behind ours
+        pass
+
+
+GANTrainMagics.gan_train.__doc__ = f"""Train a GAN in a background thread; the dashboard shows at once.
+
+    %%gan_train [flags] [--as NAME]
+    <optional body: may define generator, discriminator, data or train_loader>
+
+    %gan_train [flags] [--as NAME]
+
+The run is bound to NAME (default `{DEFAULT_AS}`). Flags (`none` for the optional ones):
+
+{flag_help_text()}
+
+Defaults: flag > %config GANTrainMagics.<field> > $GENAI_WIDGETS_<FIELD> > GANConfig default.
+"""
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext genai_widgets`: register the magics (replacing any earlier instance)."""
+    ipython.configurables[:] = [
+        c for c in ipython.configurables if type(c).__name__ != GANTrainMagics.__name__
+    ]
+    ipython.register_magics(GANTrainMagics(ipython))
+
+
+__all__ = [
+    "GANTrainMagics",
+    "GanTrainArgs",
+    "RunTable",
+    "flag_specs",
+    "flag_table_markdown",
+    "load_ipython_extension",
+    "parse_flags",
+    "parse_gan_train",
+]

@@ -1,0 +1,47 @@
+"""The README's flag table is the generated one, and it names every GANConfig field."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+from genai_widgets.engine.config import GANConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        "gen_flag_table", ROOT / "tools/gen_flag_table.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_flag_section_is_the_generated_one():
+    tool = load_tool()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert tool.START in readme and tool.END in readme
+    current = readme.split(tool.START, 1)[1].split(tool.END, 1)[0]
+    assert current == tool.section(), "README flag table is stale: run tools/gen_flag_table.py"
+
+
+def test_table_has_one_row_per_field():
+    section = load_tool().section()
+    for f in dataclasses.fields(GANConfig):
+        assert f"| `--{f.name.replace('_', '-')}` |" in section
+
+
+def test_render_appends_the_section_when_markers_are_missing(tmp_path):
+    tool = load_tool()
+    text = tool.render("# title\n")
+    assert text.startswith("# title\n\n## Magic flags\n\n<!-- flags:start -->")
+    assert tool.render(text) == text
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n\n<!-- flags:start -->\nold\n<!-- flags:end -->\nafter\n")
+    assert tool.main(["--check", "--readme", str(readme)]) == 1
+    assert tool.main(["--readme", str(readme)]) == 0
+    assert tool.main(["--check", "--readme", str(readme)]) == 0
+    assert readme.read_text().endswith("<!-- flags:end -->\nafter\n")
