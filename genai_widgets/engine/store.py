@@ -63,41 +63,49 @@ class RunStore:
         self._flush_interval = flush_interval
         self._error: BaseException | None = None
         self._closed = False
-        self._thread = threading.Thread(
-            target=self._writer, name="genai-widgets-store", daemon=True
-        )
-        self._thread.start()
+        # The writer thread starts on demand and ends after `idle_exit` quiet seconds, so a
+        # finished run holds no thread.
+        self._idle_exit = 5.0
+        self._thread_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _put(self, item: tuple[str, Any] | None) -> None:
+        with self._thread_lock:
+            self._queue.put(item)
+            if self._thread is None and item is not None:
+                self._thread = threading.Thread(
+                    target=self._writer, name="genai-widgets-store", daemon=True
+                )
+                self._thread.start()
 
     # -- producer side (any thread) ------------------------------------------------------------
     def add_metrics(self, columns: list[str], rows: np.ndarray) -> None:
         """Rows of floats in `columns` order; must include "step" and "time"."""
         if len(rows):
-            self._queue.put(("metrics", (list(columns), np.array(rows, dtype=np.float64))))
+            self._put(("metrics", (list(columns), np.array(rows, dtype=np.float64))))
 
     def add_snapshot(
         self, step: int, png: bytes, shape: tuple[int, int, int, int], nrow: int, padding: int
     ) -> None:
-        self._queue.put(("snapshot", (int(step), time.time(), png, shape, nrow, padding)))
+        self._put(("snapshot", (int(step), time.time(), png, shape, nrow, padding)))
 
     def delete_snapshots(self, steps: Iterable[int]) -> None:
-        self._queue.put(("delete_snapshots", [int(s) for s in steps]))
+        self._put(("delete_snapshots", [int(s) for s in steps]))
 
     def add_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
-        self._queue.put(
-            ("event", (time.time(), int(step), kind, json.dumps(data or {}, default=str)))
-        )
+        self._put(("event", (time.time(), int(step), kind, json.dumps(data or {}, default=str))))
 
     def set_meta(self, key: str, value: Any) -> None:
-        self._queue.put(("meta", (key, json.dumps(value, default=str))))
+        self._put(("meta", (key, json.dumps(value, default=str))))
 
     def truncate_after(self, step: int) -> None:
         """Drop rows past `step` (a resumed run rewinds to its checkpoint)."""
-        self._queue.put(("truncate", int(step)))
+        self._put(("truncate", int(step)))
 
     def flush(self, timeout: float = 30.0) -> None:
         """Block until everything queued so far is committed."""
         done = threading.Event()
-        self._queue.put(("barrier", done))
+        self._put(("barrier", done))
         if not done.wait(timeout):
             raise TimeoutError(f"run store did not flush within {timeout} s")
         if self._error is not None:
@@ -107,21 +115,32 @@ class RunStore:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        with self._thread_lock:
+            thread = self._thread
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None:
+            thread.join(timeout=30)
+        self._conn.close()
 
     # -- writer thread -------------------------------------------------------------------------
     def _writer(self) -> None:
         pending: list[tuple[str, Any]] = []
-        last_commit = time.monotonic()
+        last_commit = last_item = time.monotonic()
         while True:
             try:
                 item = self._queue.get(timeout=self._flush_interval)
+                last_item = time.monotonic()
             except queue.Empty:
                 item = ("tick", None)
+                if not pending and time.monotonic() - last_item > self._idle_exit:
+                    with self._thread_lock:
+                        if self._queue.empty():
+                            self._thread = None
+                            return
+                    continue
             if item is None:
                 self._commit(pending)
-                self._conn.close()
                 return
             if item[0] not in ("tick", "barrier"):
                 pending.append(item)

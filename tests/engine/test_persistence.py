@@ -145,3 +145,13 @@ def test_user_modules_must_be_passed_again(tiny):
         gw.load_run(run.run_dir)
     loaded = gw.load_run(run.run_dir, model=(gen, disc))
     assert loaded.step == 3
+
+
+def test_finished_run_holds_no_writer_thread(tiny, wait_until):
+    run = gw.train_gan(**tiny(max_steps=3))
+    run._store._idle_exit = 0.2
+    assert run.wait(30) == "finished"
+    wait_until(lambda: run._store._thread is None, timeout=10)
+    run.set(max_steps=5)  # a later write starts a writer again, and it lands
+    run._store.flush()
+    assert any(e["kind"] == "HyperparametersChanged" for e in RunReader(run.run_dir).events())

@@ -1,0 +1,47 @@
+"""`python -m genai_widgets`: headless training with the magic's flags."""
+
+import subprocess
+import sys
+
+import genai_widgets as gw
+
+
+def test_cli_trains_and_the_run_loads_in_python(tmp_path):
+    run_dir = tmp_path / "cli"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genai_widgets",
+            "--image-size",
+            "16",
+            "--width",
+            "8",
+            "--batch-size",
+            "16",
+            "--max-steps",
+            "12",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "finished at step 12" in out.stdout
+    run = gw.load_run(run_dir)
+    assert run.step == 12 and len(run.history["loss_d"]) == 12
+
+
+def test_cli_bad_flag_is_one_line(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "genai_widgets", "--lr", "fast"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: --lr expects a number, got 'fast'"
