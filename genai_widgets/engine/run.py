@@ -235,7 +235,7 @@ class Run:
     def settings(self) -> dict[str, Any]:
         """The hyper-parameters `set()` can change, with their current values."""
         with self._cond:
-            return dict(self._settings, **self._pending)
+            return {**self._settings, **self._pending}
 
     @property
     def history(self) -> dict[str, np.ndarray]:
@@ -364,7 +364,7 @@ class Run:
                 f"cannot set {', '.join(map(repr, unknown))} on a running GAN; settable: {', '.join(SETTABLE)}"
             )
         with self._cond:
-            proposed = self.config.replace(**dict(self._settings, **self._pending, **changes))
+            proposed = self.config.replace(**{**self._settings, **self._pending, **changes})
         validate_config(proposed)  # raises ValueError naming the field and the value
         with self._cond:
             self._pending.update(changes)

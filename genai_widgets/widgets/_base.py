@@ -1,0 +1,181 @@
+"""What every run widget shares: the bundle, the flusher subscription, the message dispatch,
+the visible error trait and the static PNG that stands in for the widget without a kernel."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import pathlib
+import threading
+import time
+import traceback
+from typing import Any, ClassVar
+
+import anywidget
+import traitlets as t
+
+from .flusher import Flusher, Tick
+
+ERROR_LINGER_S = 10.0
+STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+
+_MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.innerHTML = '<pre style="color:#c62828">genai_widgets: the front-end bundle %s is missing. ' +
+    'Build it with `npm install && npm run build` in the source tree (or reinstall the package).</pre>';
+} };
+"""
+
+
+def bundle(stem: str) -> pathlib.Path | str:
+    """The built ES module of one widget, or a module that says it is missing."""
+    path = STATIC / f"{stem}.js"
+    return path if path.exists() else _MISSING_BUNDLE % f"{stem}.js"
+
+
+class Panel(t.HasTraits):
+    """A group of traits and the flush logic that feeds them. Widgets combine panels; the
+    Dashboard combines all of them, so one bundle serves every panel."""
+
+    def _init_panel(self, run: Any) -> None:
+        """Fill the initial state (in the displaying thread, before any frontend exists)."""
+
+    def _flush_panel(self, tick: Tick) -> None:
+        """Write state for this tick (flusher thread only)."""
+
+    def _handle_message(self, content: dict[str, Any]) -> bool:
+        """A custom message from the frontend (comm thread). Return True if handled."""
+        return False
+
+
+class RunWidget(anywidget.AnyWidget):
+    """Base of the run widgets: subscribes to the run's flusher and closes cleanly."""
+
+    _panels: ClassVar[tuple[type, ...]] = ()
+    _display_ids = itertools.count()
+
+    widget_error = t.Unicode("").tag(sync=True)
+    """str: a Python-side error while updating this widget (shown in its error area); '' if none."""
+
+    run_name = t.Unicode("").tag(sync=True)
+    """str: the run's name (chart titles, file names of downloads)."""
+
+    def __init__(self, run: Any, **kwargs: Any) -> None:
+        unknown = sorted(k for k in kwargs if not self.has_trait(k))
+        if unknown:
+            valid = sorted(n for n, tr in self.traits(sync=True).items() if not n.startswith("_"))
+            raise TypeError(
+                f"{type(self).__name__}() got unknown argument(s) {', '.join(map(repr, unknown))}; "
+                f"valid: run, {', '.join(valid)}"
+            )
+        for name in ("status", "step", "history", "metrics_since", "snapshot_count"):
+            if not hasattr(run, name):
+                raise TypeError(
+                    f"{type(self).__name__} needs a genai_widgets Run (from gw.train_gan or "
+                    f"gw.load_run); got {type(run).__name__} without .{name}"
+                )
+        super().__init__(**kwargs)
+        self.run = run
+        self.frontend_errors: list[str] = []
+        self._requests_lock = threading.Lock()
+        self._display_id = f"genai-widgets-{next(self._display_ids)}-{id(self):x}"
+        self._displayed = False
+        self._error_time = 0.0
+        self.run_name = str(getattr(run, "name", ""))
+        for panel in self._panel_classes():
+            panel._init_panel(self, run)
+        self.on_msg(self._on_custom_message)
+        self._flusher = Flusher.for_run(run)
+        self._flusher.attach(self)
+
+    @classmethod
+    def _panel_classes(cls) -> list[type[Panel]]:
+        return [
+            c
+            for c in cls.__mro__
+            if issubclass(c, Panel) and c is not Panel and "_flush_panel" in c.__dict__
+        ]
+
+    # -------------------------------------------------------------- flusher side
+    def _flush(self, tick: Tick) -> None:
+        if self.comm is None:  # closed: stop feeding it
+            self._flusher.detach(self)
+            return
+        with self.hold_sync():
+            for panel in self._panel_classes():
+                panel._flush_panel(self, tick)
+            # An error stays visible for a while after updates work again.
+            if self.widget_error and tick.time - self._error_time > ERROR_LINGER_S:
+                self.widget_error = ""
+        if tick.ended and self._displayed:
+            self._refresh_static_display()
+
+    def _flush_failed(self, error: BaseException) -> None:
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        self._error_time = time.monotonic()
+        self.widget_error = f"{type(self).__name__} update failed: {text}"
+
+    # -------------------------------------------------------------- comm side
+    def _on_custom_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "frontend_error":
+            with self._requests_lock:
+                self.frontend_errors.append(str(content.get("text", "")))
+                del self.frontend_errors[:-50]
+            return
+        for panel in self._panel_classes():
+            if panel._handle_message(self, content):
+                return
+
+    # -------------------------------------------------------------- lifecycle
+    def close(self) -> None:
+        """Close the widget; training goes on."""
+        flusher = getattr(self, "_flusher", None)
+        if flusher is not None:
+            flusher.detach(self)
+        super().close()
+
+    # -------------------------------------------------------------- static fallback
+    def static_png(self) -> bytes:
+        """A PNG of the widget's current state, for viewers without a kernel."""
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict, dict] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        data = dict(data)
+        self._flusher.capture_parent()
+        try:
+            data["image/png"] = base64.b64encode(self.static_png()).decode("ascii")
+        except Exception as error:  # the live view matters more than its fallback picture
+            data["text/plain"] = f"{data.get('text/plain', '')} (no static image: {error})"
+        data["text/plain"] = self._plain_text()
+        return data, metadata
+
+    def _plain_text(self) -> str:
+        run = self.run
+        return (
+            f"{type(self).__name__}({getattr(run, 'name', run)!r}: {run.status}, step {run.step})"
+        )
+
+    def _ipython_display_(self) -> None:
+        # Displayed with a display_id so that the static PNG can be refreshed when the run ends.
+        from IPython.display import display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is None:
+            return
+        data, metadata = bundle
+        self._displayed = True
+        display(data, raw=True, metadata=metadata, display_id=self._display_id)
+
+    def _refresh_static_display(self) -> None:
+        from IPython.display import update_display
+
+        bundle = self._repr_mimebundle_()
+        if bundle is not None:
+            update_display(bundle[0], raw=True, metadata=bundle[1], display_id=self._display_id)

@@ -1,0 +1,149 @@
+"""Status and steering of a run (part of the Dashboard): pause / resume / stop, learning rate
+and n_critic wired to `run.set`, progress with steps/s and ETA, the failure traceback and the
+message of a run paused by a non-finite loss."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import traitlets as t
+
+from ._base import Panel
+from .flusher import Tick
+
+COMMANDS = ("pause", "resume", "stop")
+FIELDS = ("lr", "n_critic", "max_steps")
+
+
+def parse_field(field: str, text: Any) -> float | int | None:
+    """A value typed in the widget -> the number `run.set` takes; ValueError says why not."""
+    raw = str(text).strip()
+    if field == "lr":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"lr must be a number > 0, got {raw!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"lr must be a finite number > 0, got {raw!r}")
+        return value
+    if field in ("n_critic", "max_steps"):
+        if field == "max_steps" and raw.lower() in ("", "none"):
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{field} must be a whole number >= 1, got {raw!r}") from None
+        if not value.is_integer() or value < 1:
+            raise ValueError(f"{field} must be a whole number >= 1, got {raw!r}")
+        return int(value)
+    raise ValueError(f"cannot set {field!r} from the widget; settable here: {', '.join(FIELDS)}")
+
+
+class ControlsPanel(Panel):
+    """Traits and flush logic of the status bar and the controls."""
+
+    status = t.Unicode("").tag(sync=True)
+    """str: "running" | "paused" | "finished" | "stopped" | "failed"."""
+
+    step = t.Int(0).tag(sync=True)
+    """int: generator updates done."""
+
+    max_steps = t.Int(None, allow_none=True).tag(sync=True)
+    """int | None: the run's target step count (None: until stopped)."""
+
+    steps_per_second = t.Float(0.0).tag(sync=True)
+    """float: recent training rate."""
+
+    eta_seconds = t.Float(None, allow_none=True).tag(sync=True)
+    """float | None: estimated seconds to `max_steps` (None when unknown)."""
+
+    message = t.Unicode("").tag(sync=True)
+    """str: the run's message, e.g. why a non-finite loss paused it ('' if none)."""
+
+    error_text = t.Unicode("").tag(sync=True)
+    """str: traceback of a failed run ('' otherwise)."""
+
+    lr = t.Float(0.0).tag(sync=True)
+    """float: the run's current learning rate (edited through `run.set`, not by writing this)."""
+
+    n_critic = t.Int(1).tag(sync=True)
+    """int: the run's current discriminator updates per generator update."""
+
+    control_feedback = t.Dict().tag(sync=True)
+    """dict: {"id": int, "ok": bool, "text": str}, the answer to the last command or value typed."""
+
+    def _init_panel(self, run: Any) -> None:
+        self._controls_lock = threading.Lock()
+        self._feedback: list[tuple[bool, str]] = []
+        self._feedback_id = 0
+        self._controls_write(run)
+
+    def _controls_write(self, run: Any) -> None:
+        settings = getattr(run, "settings", None) or {}
+        config = getattr(run, "config", None)
+        updates: dict[str, Any] = {
+            "status": run.status,
+            "step": int(run.step),
+            "max_steps": run.max_steps,
+            "steps_per_second": round(float(run.steps_per_second), 1),
+            "eta_seconds": None if run.eta_seconds is None else float(round(run.eta_seconds)),
+            "message": run.message or "",
+            "error_text": (run.traceback_text or "") if run.status == "failed" else "",
+            "lr": float(settings.get("lr", getattr(config, "lr", 0.0))),
+            "n_critic": int(settings.get("n_critic", getattr(config, "n_critic", 1))),
+        }
+        for name, value in updates.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+
+    def _flush_panel(self, tick: Tick) -> None:
+        with self._controls_lock:
+            feedback, self._feedback = self._feedback, []
+        self._controls_write(tick.run)
+        if feedback:
+            ok, text = feedback[-1]
+            self._feedback_id += 1
+            self.control_feedback = {"id": self._feedback_id, "ok": ok, "text": text}
+
+    def _say(self, ok: bool, text: str) -> None:
+        with self._controls_lock:
+            self._feedback.append((ok, text))
+
+    def _handle_message(self, content: dict[str, Any]) -> bool:
+        kind = content.get("type")
+        run = self.run
+        if kind == "command":
+            action = content.get("action")
+            if action not in COMMANDS:
+                self._say(False, f"unknown command {action!r}; valid: {', '.join(COMMANDS)}")
+                return True
+            try:
+                getattr(run, action)()  # thread-safe, effective within one step
+            except Exception as error:
+                self._say(False, f"{action} failed: {error}")
+            return True
+        if kind == "set":
+            field = str(content.get("field"))
+            old = (getattr(run, "settings", None) or {}).get(
+                field, getattr(run.config, field, None)
+            )
+            try:
+                value = parse_field(field, content.get("value"))
+                run.set(**{field: value})
+            except ValueError as error:
+                self._say(False, f"refused: {error}; the run keeps {field}={old}")
+                return True
+            except (
+                Exception
+            ) as error:  # a bug must show in the widget, not vanish in the kernel log
+                self._say(False, f"setting {field} failed: {type(error).__name__}: {error}")
+                return True
+            self._say(True, f"{field} set to {value}")
+            return True
+        return False
+
+    def set_value(self, field: str, text: Any) -> None:
+        """What typing `text` into a field does (for scripts and tests)."""
+        self._handle_message({"type": "set", "field": field, "value": text})

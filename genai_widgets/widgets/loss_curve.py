@@ -1,0 +1,125 @@
+"""`LossCurve`: the run's metrics as a live plotly.js chart. New rows travel as Float32 column
+blocks in custom messages and are appended in the browser; a decimated snapshot in a synced
+trait lets a reloaded page redraw at once."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from . import static_png
+from ._base import Panel, RunWidget, bundle
+from .flusher import Tick
+
+# Refresh of the decimated snapshot trait while the run trains. A new view asks for one at once
+# ("hello"), so this only bounds what a live view holds; rarer means fewer bytes.
+SNAPSHOT_EVERY_S = 30.0
+
+
+def decimate(history: dict[str, np.ndarray], max_points: int) -> dict[str, np.ndarray]:
+    """At most `max_points` rows by striding; the first and the last row are always kept."""
+    n = len(history.get("step", ()))
+    if n <= max_points or max_points < 2:
+        return history
+    index = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+    return {k: np.asarray(v)[index] for k, v in history.items()}
+
+
+def pack_columns(rows: dict[str, np.ndarray], columns: list[str]) -> bytes:
+    """Column-major float32 block of `columns` (missing ones as NaN)."""
+    n = len(rows.get("step", ()))
+    block = np.full((len(columns), n), np.nan, dtype=np.float32)
+    for i, name in enumerate(columns):
+        if name in rows:
+            block[i] = np.asarray(rows[name], dtype=np.float32)
+    return block.tobytes()
+
+
+class CurvePanel(Panel):
+    """Traits and flush logic of the loss chart (used by LossCurve and Dashboard)."""
+
+    curve_columns = t.List(t.Unicode(), default_value=[]).tag(sync=True)
+    """list[str]: column order of `curve_snapshot` and of appended blocks; "step" first."""
+
+    curve_snapshot = t.Bytes(b"").tag(sync=True)
+    """bytes: decimated history, float32, column-major (len(curve_columns) blocks of rows)."""
+
+    max_points = t.Int(2000).tag(sync=True)
+    """int: rows kept in `curve_snapshot` (default 2000); newer exact rows are appended after it."""
+
+    smoothing = t.Float(0.6, min=0.0, max=0.999).tag(sync=True)
+    """float: exponential-moving-average weight in [0, 0.999] (TensorBoard's slider); 0 = raw."""
+
+    log_scale = t.Bool(False).tag(sync=True)
+    """bool: logarithmic y axis (default False)."""
+
+    hidden_series = t.List(t.Unicode(), default_value=["lr"]).tag(sync=True)
+    """list[str]: series drawn only when clicked in the legend (default ["lr"])."""
+
+    def _init_panel(self, run: Any) -> None:
+        self._curve_lock = threading.Lock()
+        self._curve_resync = False
+        self._curve_next_snapshot = 0.0
+        cursor, _ = run.metrics_since(1 << 62)  # the cursor first: the snapshot then covers it
+        self._curve_cursor = cursor
+        self._write_curve_snapshot(run.history)
+
+    def _write_curve_snapshot(self, history: dict[str, np.ndarray]) -> None:
+        columns = ["step", *[c for c in history if c not in ("step", "time")]]
+        self.curve_columns = columns
+        self.curve_snapshot = pack_columns(decimate(history, self.max_points), columns)
+
+    def _flush_panel(self, tick: Tick) -> None:
+        with self._curve_lock:
+            resync, self._curve_resync = self._curve_resync, False
+        if not (tick.changed or resync):
+            return
+        run = tick.run
+        self._curve_cursor, rows = run.metrics_since(self._curve_cursor)
+        new_columns = [c for c in rows if c not in ("time",) and c not in self.curve_columns]
+        if resync or new_columns or tick.ended or tick.time >= self._curve_next_snapshot:
+            self._write_curve_snapshot(tick.history())
+            self._curve_next_snapshot = tick.time + SNAPSHOT_EVERY_S
+        n = len(rows.get("step", ()))
+        if n:
+            columns = list(self.curve_columns)
+            self.send(
+                {"type": "curve_append", "columns": columns, "rows": n},
+                buffers=[pack_columns(rows, columns)],
+            )
+
+    def _handle_message(self, content: dict[str, Any]) -> bool:
+        if content.get("type") == "hello":  # a new view: refresh the snapshot at the next tick
+            with self._curve_lock:
+                self._curve_resync = True
+        return False  # other panels may want to hear "hello" too
+
+    def _curve_image(self, size: tuple[int, int] = (640, 300), cursor: float | None = None):
+        return static_png.draw_curves(
+            self.run.history,
+            size=size,
+            hidden=self.hidden_series,
+            smoothing=self.smoothing,
+            log_scale=self.log_scale,
+            title=f"{self.run_name} | losses",
+            cursor_step=cursor,
+        )
+
+
+class LossCurve(CurvePanel, RunWidget):
+    """Live chart of `loss_d`, `loss_g`, `d_real`, `d_fake` and any other metric of a run.
+
+    ``gw.LossCurve(run, smoothing=0.8, log_scale=True)``; hover for values, drag to zoom,
+    the camera button (or "PNG") downloads the chart. Link the cursor to a SampleGrid with
+    ``ipywidgets.jslink((grid, "snapshot_step"), (curve, "cursor_step"))``."""
+
+    _esm = bundle("loss_curve")
+
+    cursor_step = t.Int(-1).tag(sync=True)
+    """int: step marked with a vertical line (-1: none)."""
+
+    def static_png(self) -> bytes:
+        return static_png.to_png(self._curve_image(cursor=self.cursor_step))

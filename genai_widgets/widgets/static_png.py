@@ -1,0 +1,184 @@
+"""Static pictures of widget state, drawn with PIL (matplotlib is not a dependency). They go
+into each widget's mimebundle as `image/png`, so nbconvert, GitHub and nbviewer show the curves
+and the latest samples when no kernel is there."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+SKIP = ("step", "time")
+
+
+def _font() -> ImageFont.ImageFont:
+    return ImageFont.load_default()
+
+
+def _fmt(v: float) -> str:
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g}"
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 else f"{v:.1e}"
+
+
+def _ema(values: np.ndarray, weight: float) -> np.ndarray:
+    if weight <= 0:
+        return values
+    out = np.empty_like(values)
+    last, count = 0.0, 0
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            out[i] = v
+            continue
+        last = last * weight + (1 - weight) * v
+        count += 1
+        out[i] = last / (1 - weight**count)
+    return out
+
+
+def draw_curves(
+    history: dict[str, np.ndarray],
+    *,
+    size: tuple[int, int] = (640, 300),
+    hidden: Sequence[str] = (),
+    smoothing: float = 0.0,
+    log_scale: bool = False,
+    title: str = "",
+    cursor_step: float | None = None,
+) -> Image.Image:
+    """The loss chart as a PIL image."""
+    width, height = size
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = _font()
+    left, right, top, bottom = 56, width - 10, 22 if title else 10, height - 40
+    if title:
+        draw.text((left, 4), title, fill="#222", font=font)
+    steps = np.asarray(history.get("step", np.zeros(0)), dtype=np.float64)
+    names = [n for n in history if n not in SKIP and n not in hidden]
+    series = {n: _ema(np.asarray(history[n], dtype=np.float64), smoothing) for n in names}
+    if log_scale:
+        series = {
+            n: np.where(v > 0, np.log10(np.where(v > 0, v, 1)), np.nan) for n, v in series.items()
+        }
+    draw.rectangle([left, top, right, bottom], outline="#999")
+    finite = [v[np.isfinite(v)] for v in series.values()]
+    finite = [v for v in finite if v.size]
+    if len(steps) < 1 or not finite:
+        draw.text((left + 10, top + 10), "no metrics yet", fill="#666", font=font)
+        return img
+    lo = float(min(v.min() for v in finite))
+    hi = float(max(v.max() for v in finite))
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    x0, x1 = float(steps.min()), float(steps.max())
+    if x1 - x0 < 1e-12:
+        x1 = x0 + 1
+
+    def px(s: np.ndarray) -> np.ndarray:
+        return left + (s - x0) / (x1 - x0) * (right - left)
+
+    def py(v: np.ndarray) -> np.ndarray:
+        return bottom - (v - lo) / (hi - lo) * (bottom - top)
+
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        y = float(py(np.array(v)))
+        draw.line([left, y, right, y], fill="#eee")
+        label = _fmt(10**v) if log_scale else _fmt(v)
+        draw.text((4, y - 6), label, fill="#444", font=font)
+    for k in range(5):
+        s = x0 + (x1 - x0) * k / 4
+        draw.text((float(px(np.array(s))) - 10, bottom + 4), f"{s:.0f}", fill="#444", font=font)
+    if cursor_step is not None and cursor_step >= 0 and x0 <= cursor_step <= x1:
+        x = float(px(np.array(cursor_step)))
+        draw.line([x, top, x, bottom], fill="#888", width=1)
+    xs = px(steps)
+    for i, name in enumerate(names):
+        ys = py(series[name])
+        color = PALETTE[i % len(PALETTE)]
+        run: list[tuple[float, float]] = []
+        for x, y in zip(xs, ys, strict=False):
+            if math.isfinite(y):
+                run.append((float(x), float(y)))
+            elif run:
+                _polyline(draw, run, color)
+                run = []
+        _polyline(draw, run, color)
+    lx = left
+    for i, name in enumerate(names):
+        color = PALETTE[i % len(PALETTE)]
+        draw.line([lx, height - 14, lx + 16, height - 14], fill=color, width=2)
+        draw.text((lx + 20, height - 20), name, fill="#222", font=font)
+        lx += 30 + 7 * len(name)
+    return img
+
+
+def _polyline(draw: ImageDraw.ImageDraw, points: list[tuple[float, float]], color: str) -> None:
+    if len(points) == 1:
+        x, y = points[0]
+        draw.ellipse([x - 1, y - 1, x + 1, y + 1], fill=color)
+    elif points:
+        draw.line(points, fill=color, width=2)
+
+
+def png_image(data: bytes | None, width: int | None = None) -> Image.Image | None:
+    """Decode PNG bytes, scaled (nearest neighbour) to `width` pixels."""
+    if not data:
+        return None
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    if width and img.width != width:
+        img = img.resize((width, max(1, round(img.height * width / img.width))), Image.NEAREST)
+    return img
+
+
+def caption(img: Image.Image, text: str) -> Image.Image:
+    out = Image.new("RGB", (img.width, img.height + 18), "white")
+    out.paste(img, (0, 18))
+    ImageDraw.Draw(out).text((2, 3), text, fill="#222", font=_font())
+    return out
+
+
+def hstack(images: Sequence[Image.Image | None], gap: int = 10) -> Image.Image:
+    pics = [i for i in images if i is not None]
+    if not pics:
+        return Image.new("RGB", (320, 40), "white")
+    width = sum(p.width for p in pics) + gap * (len(pics) - 1)
+    out = Image.new("RGB", (width, max(p.height for p in pics)), "white")
+    x = 0
+    for p in pics:
+        out.paste(p, (x, 0))
+        x += p.width + gap
+    return out
+
+
+def vstack(images: Sequence[Image.Image | None], gap: int = 8) -> Image.Image:
+    pics = [i for i in images if i is not None]
+    if not pics:
+        return Image.new("RGB", (320, 40), "white")
+    out = Image.new(
+        "RGB",
+        (max(p.width for p in pics), sum(p.height for p in pics) + gap * (len(pics) - 1)),
+        "white",
+    )
+    y = 0
+    for p in pics:
+        out.paste(p, (0, y))
+        y += p.height + gap
+    return out
+
+
+def text_line(text: str, width: int, color: str = "#222") -> Image.Image:
+    img = Image.new("RGB", (width, 18), "white")
+    ImageDraw.Draw(img).text((2, 3), text, fill=color, font=_font())
+    return img
+
+
+def to_png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=6)
+    return buf.getvalue()

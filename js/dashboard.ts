@@ -1,0 +1,31 @@
+// Entry of the Dashboard widget: every panel in one widget and one bundle (anywidget ships the
+// bundle with each widget instance, so child widgets would ship plotly several times).
+import type { RenderProps } from "@anywidget/types";
+import { mountControlsPanel } from "./lib/controls_panel";
+import { mountExplorerPanel } from "./lib/explorer_panel";
+import { mountGridPanel } from "./lib/grid_panel";
+import { mountLossPanel } from "./lib/loss_panel";
+import { mountRoot } from "./lib/mount";
+import { h } from "./lib/util";
+
+function render({ model, el }: RenderProps) {
+  return mountRoot(model, el, "gw-dashboard", (root, errors) => {
+    const controls = h("div", { class: "gw-panel gw-controls" });
+    const loss = h("div", { class: "gw-panel gw-loss" }, [h("div", { class: "gw-panel-title", text: "Losses" })]);
+    const grid = h("div", { class: "gw-panel gw-grid" }, [h("div", { class: "gw-panel-title", text: "Fixed-noise samples" })]);
+    const explorer = h("details", { class: "gw-panel gw-explorer", open: true },
+      [h("summary", { class: "gw-panel-title", text: "Latent explorer" })]);
+    root.append(controls, h("div", { class: "gw-columns" }, [loss, grid]), explorer);
+    return [
+      mountControlsPanel(model, controls, errors),
+      mountLossPanel(model, loss, errors, {
+        cursorTrait: "snapshot_step",
+        onPickStep: (step) => model.send({ type: "seek_step", step }),
+      }),
+      mountGridPanel(model, grid, errors),
+      mountExplorerPanel(model, explorer, errors),
+    ];
+  });
+}
+
+export default { render };

@@ -1,0 +1,45 @@
+// One stylesheet for all panels; JupyterLab theme variables with light-theme fallbacks.
+export const CSS = `
+.gw-root { font-family: var(--jp-ui-font-family, system-ui, sans-serif); font-size: 13px;
+  color: var(--jp-ui-font-color1, #222); display: flex; flex-direction: column; gap: 8px; }
+.gw-panel { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 4px; padding: 8px;
+  background: var(--jp-layout-color1, #fff); min-width: 0; }
+.gw-panel-title { font-weight: 600; margin-bottom: 4px; }
+.gw-row { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
+.gw-columns { display: flex; gap: 8px; flex-wrap: wrap; align-items: flex-start; }
+.gw-columns > .gw-panel:first-child { flex: 1 1 420px; }
+.gw-muted { color: var(--jp-ui-font-color2, #666); }
+.gw-error-area { border: 1px solid #d32f2f; background: #fdecea; color: #611a15; border-radius: 4px;
+  padding: 6px 8px; max-height: 220px; overflow: auto; }
+.gw-error-text { margin: 0; white-space: pre-wrap; font-size: 12px; }
+.gw-message { border: 1px solid #ed6c02; background: #fff4e5; color: #663c00; border-radius: 4px;
+  padding: 6px 8px; }
+.gw-badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
+  font-weight: 600; color: #fff; background: #777; text-transform: uppercase; }
+.gw-badge[data-status="running"] { background: #2e7d32; }
+.gw-badge[data-status="paused"] { background: #ed6c02; }
+.gw-badge[data-status="finished"] { background: #1565c0; }
+.gw-badge[data-status="stopped"] { background: #616161; }
+.gw-badge[data-status="failed"] { background: #c62828; }
+.gw-progress { flex: 1 1 160px; height: 8px; background: var(--jp-layout-color3, #e0e0e0);
+  border-radius: 4px; overflow: hidden; min-width: 120px; }
+.gw-progress > div { height: 100%; background: #1976d2; width: 0; transition: width 0.2s; }
+.gw-progress.gw-indeterminate > div { width: 100%; opacity: 0.35; }
+.gw-root button { font: inherit; padding: 2px 10px; cursor: pointer; }
+.gw-root button:disabled { cursor: default; opacity: 0.5; }
+.gw-root input[type="text"], .gw-root input[type="number"] { font: inherit; width: 80px; }
+.gw-feedback { font-size: 12px; }
+.gw-feedback[data-ok="false"] { color: #c62828; }
+.gw-feedback[data-ok="true"] { color: #2e7d32; }
+.gw-pixelated { image-rendering: pixelated; image-rendering: crisp-edges; display: block; }
+.gw-pick { position: relative; display: inline-block; cursor: crosshair; }
+.gw-pick-mark { position: absolute; border: 2px solid; pointer-events: none; font-size: 11px;
+  font-weight: 700; line-height: 1; padding: 1px; box-sizing: border-box; }
+.gw-pick-mark[data-which="A"] { border-color: #e53935; color: #e53935; }
+.gw-pick-mark[data-which="B"] { border-color: #1e88e5; color: #1e88e5; }
+.gw-strip { max-width: 100%; overflow-x: auto; }
+.gw-frames { height: 72px; }
+.gw-traverse { height: 120px; }
+.gw-loss, .gw-loss-curve { min-width: 0; overflow: hidden; }
+.gw-chart { width: 100%; min-height: 300px; }
+`;

@@ -1,0 +1,124 @@
+"""End to end: the dashboard in real JupyterLab (and Notebook 7) in headless Chromium.
+
+Runs a notebook that starts a tiny GAN and shows `run.dashboard()`, then checks what a person
+sees: the chart grows, the samples change, pause stops the step counter and resume restarts
+it, the latent explorer shows frames, and a reload redraws the curve at once. Screenshots go
+to test-artifacts/."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from harness import (
+    execute_command,
+    kernel_execute,
+    open_notebook,
+    run_all_cells,
+    screenshot,
+    write_notebook,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+CELLS = [
+    "import genai_widgets as gw",
+    "run = gw.train_gan(data='digits', image_size=16, width=8, batch_size=16, latent_dim=16,\n"
+    "                   max_steps=None, sample_every=10, n_samples=16, run_dir='run-e2e')\n"
+    "run.dashboard()",
+]
+
+
+def number(page, selector: str, attribute: str) -> int:
+    value = page.locator(selector).first.get_attribute(attribute)
+    return int(value) if value not in (None, "", "undefined") else -1
+
+
+def wait_for_number(page, selector, attribute, predicate, timeout=60.0, what=""):
+    deadline = time.monotonic() + timeout
+    value = number(page, selector, attribute)
+    while time.monotonic() < deadline:
+        value = number(page, selector, attribute)
+        if predicate(value):
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"{what or selector + '@' + attribute} stuck at {value}")
+
+
+def test_dashboard_in_jupyterlab(lab_server, browser_page):
+    page = browser_page
+    write_notebook(lab_server.root_dir / "dashboard.ipynb", CELLS)
+    open_notebook(page, lab_server, "dashboard.ipynb")
+    run_all_cells(page, timeout=180)
+    page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
+    assert page.locator(".gw-error-area:visible").count() == 0
+
+    # The chart's point count grows (appended, binary).
+    first = wait_for_number(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
+    wait_for_number(page, ".gw-loss", "data-points", lambda n: n > first + 5, what="growth")
+    assert page.locator(".gw-loss .main-svg").count() > 0  # plotly drew it
+
+    # The sample image changes.
+    grid = page.locator(".gw-grid-image").first
+    grid.wait_for(state="visible", timeout=30_000)
+    version = int(grid.get_attribute("data-version") or 0)
+    deadline = time.monotonic() + 60
+    while int(grid.get_attribute("data-version") or 0) <= version:
+        assert time.monotonic() < deadline, "the sample grid never changed"
+        time.sleep(0.25)
+
+    # The latent explorer shows its frames.
+    wait_for_number(page, ".gw-explorer", "data-frames", lambda n: n == 8, what="frames")
+    frames = page.locator(".gw-frames").first
+    frames.wait_for(state="visible", timeout=30_000)
+    assert frames.evaluate("img => img.complete && img.naturalWidth > 0")
+    screenshot(page, "dashboard-jupyterlab")
+
+    # Pause stops the step counter; resume restarts it.
+    page.locator(".gw-pause").first.click()
+    page.locator(".gw-status[data-status='paused']").first.wait_for(timeout=10_000)
+    time.sleep(0.5)  # the step under way when the click landed may still complete
+    paused_at = number(page, ".gw-step", "data-step")
+    time.sleep(1.5)
+    assert number(page, ".gw-step", "data-step") == paused_at
+    screenshot(page, "dashboard-paused")
+    page.locator(".gw-resume").first.click()
+    page.locator(".gw-status[data-status='running']").first.wait_for(timeout=10_000)
+    wait_for_number(page, ".gw-step", "data-step", lambda n: n > paused_at, what="steps")
+
+    # A refused value shows a message and leaves the run alone.
+    page.locator(".gw-lr").first.fill("-1")
+    page.locator(".gw-set-lr").first.click()
+    feedback = page.locator(".gw-feedback[data-ok='false']").first
+    feedback.wait_for(timeout=5_000)
+    assert "refused" in feedback.inner_text()
+
+    # A reload redraws the curve from the synced snapshot, before new points arrive.
+    execute_command(page, "docmanager:save")
+    time.sleep(1.0)
+    page.reload()
+    open_notebook(page, lab_server, "dashboard.ipynb", fresh_kernel=False)
+    page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
+    wait_for_number(
+        page, ".gw-loss", "data-points", lambda n: n > first, timeout=20, what="points after reload"
+    )
+    screenshot(page, "dashboard-reloaded")
+    page.locator(".gw-pause").first.click()  # the reloaded view still steers the run
+    try:
+        page.locator(".gw-status[data-status='paused']").first.wait_for(timeout=15_000)
+    finally:
+        print("kernel says:", kernel_execute(page, "print(run.status, run.step)"))
+    kernel_execute(page, "run.stop(); run.wait(10)")
+
+
+def test_dashboard_in_notebook7(notebook_server, browser_page):
+    page = browser_page
+    write_notebook(notebook_server.root_dir / "dashboard7.ipynb", CELLS)
+    open_notebook(page, notebook_server, "dashboard7.ipynb")
+    run_all_cells(page, timeout=180)
+    page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
+    first = wait_for_number(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
+    wait_for_number(page, ".gw-loss", "data-points", lambda n: n > first, what="growth")
+    screenshot(page, "dashboard-notebook7")
+    page.locator(".gw-stop").first.click()
+    page.locator(".gw-status[data-status='stopped']").first.wait_for(timeout=15_000)
