@@ -298,7 +298,7 @@ class Run:
             self.error = self.traceback_text = None
             self._rate_window.clear()
             self._thread = threading.Thread(
-                target=self._train, name=f"genai-widgets-{self.name}", daemon=True
+                target=self._train, name=f"genai-widgets-run:{self.name}", daemon=True
             )
             self._thread.start()
             self._emit("RunStarted", {"device": str(self.device)})

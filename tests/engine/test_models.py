@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from genai_widgets.models import GANModels, get_model, list_models, register_model
+from genai_widgets.models._registry import _BUILDERS
 
 
 @pytest.mark.parametrize("size", [16, 32, 64])
@@ -37,9 +38,13 @@ def test_registry_round_trip_and_errors():
     def tiny(**_):
         return GANModels(nn.Linear(1, 1), nn.Linear(1, 1))
 
-    assert "test-tiny" in list_models()
-    assert isinstance(get_model("test-tiny"), GANModels)
-    with pytest.raises(ValueError, match="already registered"):
-        register_model("test-tiny")(tiny)
+    try:
+        assert "test-tiny" in list_models()
+        assert isinstance(get_model("test-tiny"), GANModels)
+        with pytest.raises(ValueError, match="already registered"):
+            register_model("test-tiny")(tiny)
+    finally:
+        _BUILDERS.pop("test-tiny", None)  # other tests list the registry
+    assert "test-tiny" not in list_models()
     with pytest.raises(ValueError, match="registered models are: .*dcgan"):
         get_model("stylegan")
