@@ -27,6 +27,26 @@ export default { render({ el }) {
 """
 
 
+def _frontend_subshell(_data: Any, subshell_id: str | None) -> str | None:
+    """Where a message from the frontend on a run widget's comm is handled: on the kernel
+    subshell the frontend addressed it to (its header's ``subshell_id``)."""
+    return subshell_id
+
+
+def _route_by_header(comm: Any) -> None:
+    """Let the frontend choose the subshell that handles this comm's messages.
+
+    ipykernel 7.4 routes an incoming ``comm_msg`` to the subshell of the parent message under
+    which the kernel last *sent* on that comm (``Comm._reply_subshell_for``), overriding the
+    header. Our flusher thread sends under whatever shell message the kernel dispatched last,
+    in any subshell: after a page reload that is JupyterLab's short-lived
+    ``jupyter.widget.control`` comm, whose subshell JupyterLab deletes at once. Every click
+    was then routed to that dead subshell and dropped ("Unknown subshell_id"). Run widgets
+    never wait in the kernel for a frontend reply, so the header is always the right place."""
+    if comm is not None and callable(getattr(comm, "_reply_subshell_for", None)):
+        comm._reply_subshell_for = _frontend_subshell
+
+
 def bundle(stem: str) -> pathlib.Path | str:
     """The built ES module of one widget, or a module that says it is missing."""
     path = STATIC / f"{stem}.js"
@@ -75,6 +95,7 @@ class RunWidget(anywidget.AnyWidget):
                     f"gw.load_run); got {type(run).__name__} without .{name}"
                 )
         super().__init__(**kwargs)
+        _route_by_header(self.comm)
         self.run = run
         self.frontend_errors: list[str] = []
         self._requests_lock = threading.Lock()
@@ -87,6 +108,11 @@ class RunWidget(anywidget.AnyWidget):
         self.on_msg(self._on_custom_message)
         self._flusher = Flusher.for_run(run)
         self._flusher.attach(self)
+
+    @t.observe("comm")
+    def _gw_route_comm_by_header(self, change: dict[str, Any]) -> None:
+        # (not `_comm_changed`: that name is ipywidgets' own observer, which wires on_msg)
+        _route_by_header(change["new"])
 
     @classmethod
     def _panel_classes(cls) -> list[type[Panel]]:
