@@ -77,9 +77,13 @@ def test_buttons_act_during_a_long_cell_through_a_subshell(kernel, tmp_path):
     wait_for(kernel, "run.step > 3", "True", 60)
     busy = kernel.kc.execute("time.sleep(4)")  # the main shell is busy from here on
     time.sleep(0.5)
-    kernel.send_widget_custom(comm, {"type": "command", "action": "pause"}, subshell_id=subshell)
+    kernel.send_widget_custom(
+        comm, {"type": "command", "action": "pause"}, subshell_id=subshell, wait=False
+    )
     r = kernel.execute("run.status", subshell_id=subshell)
     assert r.data[-1]["text/plain"] == "'paused'"
+    # The click acted while the main shell was still blocked, not after the sleep ended.
+    assert not kernel.result_for(busy).idle, "the click waited for the busy cell"
     kernel._wait_idle(busy, 20, "sleep cell")
     kernel.send_widget_custom(comm, {"type": "command", "action": "stop"})
     wait_for(kernel, "run.status", "'stopped'", 10)
