@@ -35,14 +35,7 @@ from .losses import get_loss
 from .metrics import MetricSink
 from .output import bind_output_parent, capture_output_parent
 from .store import RunReader, RunStore
-
-try:
-    from .threads import prepare_training_thread
-except ImportError:  # pragma: no cover - optional until the thread tuning lands
-
-    def prepare_training_thread() -> None:
-        return None
-
+from .threads import prepare_training_thread, release_openmp_pool
 
 STATUSES = ("running", "paused", "finished", "stopped", "failed")
 MAX_SNAPSHOTS = 240  # in memory and on disk; older ones are thinned evenly
@@ -302,6 +295,9 @@ class Run:
             )
             self._thread.start()
             self._emit("RunStarted", {"device": str(self.device)})
+        # This thread ran torch (model build, shape check) and will idle while the trainer
+        # works: its idle OpenMP pool would slow every parallel region of the trainer.
+        release_openmp_pool()
         return self
 
     def pause(self) -> None:
@@ -402,7 +398,10 @@ class Run:
             self._gen_copy.eval()
             with torch.no_grad():
                 out = self._gen_copy(z.to(self.device).view(z.shape[0], *self._latent_shape))
-            return out.float().cpu()
+            out = out.float().cpu()
+        if threading.current_thread() is not self._thread:
+            release_openmp_pool()  # a widget flusher or a cell: do not leave an idle pool behind
+        return out
 
     def sample(self, n: int = 16, z: Any = None) -> torch.Tensor:
         """Samples from the current weights: NCHW (or N x 2 points) in [-1, 1], on the CPU."""
@@ -583,6 +582,8 @@ class Run:
         try:
             while True:
                 with self._cond:
+                    if self._paused and not self._stop_requested:
+                        release_openmp_pool()  # idle while paused: free this thread's pool
                     while self._paused and not self._stop_requested:
                         self._cond.wait()
                     if self._stop_requested:
