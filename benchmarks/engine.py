@@ -13,9 +13,11 @@ Prints JSON: steps/s per variant per round, per-round ratios, and their medians.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -33,13 +35,19 @@ def plain_loop(steps: int, warmup: int, args, device: torch.device) -> float:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         generator, discriminator = get_model(
-            "dcgan", image_size=args.image_size, channels=1, latent_dim=args.latent_dim, width=args.width
+            "dcgan",
+            image_size=args.image_size,
+            channels=1,
+            latent_dim=args.latent_dim,
+            width=args.width,
         )
     generator.to(device)
     discriminator.to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    batches = get_dataset("digits", image_size=args.image_size).batches(args.batch_size, seed=args.seed)
+    batches = get_dataset("digits", image_size=args.image_size).batches(
+        args.batch_size, seed=args.seed
+    )
     ones = torch.ones(args.batch_size, device=device)
     zeros = torch.zeros(args.batch_size, device=device)
     t0 = 0.0
@@ -51,9 +59,9 @@ def plain_loop(steps: int, warmup: int, args, device: torch.device) -> float:
         real = next(batches).to(device, non_blocking=True)
         # (1) update D: maximize log D(x) + log(1 - D(G(z)))
         fake = generator(torch.randn(args.batch_size, args.latent_dim, device=device))
-        loss_d = F.binary_cross_entropy_with_logits(discriminator(real), ones) + F.binary_cross_entropy_with_logits(
-            discriminator(fake.detach()), zeros
-        )
+        loss_d = F.binary_cross_entropy_with_logits(
+            discriminator(real), ones
+        ) + F.binary_cross_entropy_with_logits(discriminator(fake.detach()), zeros)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
@@ -77,9 +85,17 @@ def in_thread(fn, *a) -> float:
 
 def engine_run(steps: int, warmup: int, args, device: torch.device, root: str, k: int) -> float:
     run = gw.train_gan(
-        data="digits", model="dcgan", image_size=args.image_size, latent_dim=args.latent_dim,
-        width=args.width, batch_size=args.batch_size, device=str(device), seed=args.seed,
-        max_steps=warmup + steps, run_dir=f"{root}/engine{k}", sample_every=args.sample_every,
+        data="digits",
+        model="dcgan",
+        image_size=args.image_size,
+        latent_dim=args.latent_dim,
+        width=args.width,
+        batch_size=args.batch_size,
+        device=str(device),
+        seed=args.seed,
+        max_steps=warmup + steps,
+        run_dir=f"{root}/engine{k}",
+        sample_every=args.sample_every,
         checkpoint_every=0,
     )
     run.wait()  # the main thread idles, as it does in a kernel between cells
@@ -88,7 +104,9 @@ def engine_run(steps: int, warmup: int, args, device: torch.device, root: str, k
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--warmup", type=int, default=5)
@@ -102,7 +120,8 @@ def main() -> None:
     args = p.parse_args()
     device = torch.device(args.device)
     rounds = []
-    with tempfile.TemporaryDirectory() as root:
+    # The engine prints a one-line summary per run; keep stdout for the JSON alone.
+    with tempfile.TemporaryDirectory() as root, contextlib.redirect_stdout(sys.stderr):
         for r in range(args.rounds):
             # Rotate the order so drift in machine load does not favour one variant.
             order = ["main", "thread", "engine"][r % 3 :] + ["main", "thread", "engine"][: r % 3]
@@ -120,7 +139,14 @@ def main() -> None:
             rounds.append(result)
     summary = {
         k: statistics.median(r[k] for r in rounds)
-        for k in ("main", "thread", "engine", "engine_vs_main", "engine_vs_thread", "thread_vs_main")
+        for k in (
+            "main",
+            "thread",
+            "engine",
+            "engine_vs_main",
+            "engine_vs_thread",
+            "thread_vs_main",
+        )
     }
     print(
         json.dumps(

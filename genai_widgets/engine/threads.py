@@ -1,32 +1,41 @@
 """Keep a background training thread as fast as the same loop on the main thread.
 
-Cause: libgomp (the OpenMP runtime in Linux PyTorch wheels) gives every thread that runs a
-parallel region its own pool of worker threads, kept until that thread exits, and when the pools
-of all threads add up to more threads than CPUs it makes every OpenMP barrier in the process spin
-100 times instead of 300,000 before sleeping on a futex (``do_spin`` in
-libgomp/config/linux/wait.h). A kernel's main thread that ever ran torch keeps an idle pool, so
-the trainer's pool tips the count over: on a 2-core CPU a DCGAN step in a thread did ~550 futex
-sleeps (0 on the main thread) and ran at ~0.75 of main-thread speed; freeing the idle pool with
-OpenMP 5.0's ``omp_pause_resource_all`` on its own thread removes the sleeps and the gap
-(``benchmarks/thread_gap.py`` measures both).
+Cause: libgomp (the OpenMP runtime in Linux PyTorch wheels) keeps a worker pool per thread that
+ever ran a parallel region, and once all pools together hold more threads than there are CPUs,
+every OpenMP barrier in the process spins 100 times instead of 300,000 before sleeping on a
+futex (``do_spin`` in libgomp/config/linux/wait.h); a kernel's main thread that ran torch keeps
+such an idle pool, so the trainer's own pool tips the count over. Evidence (2-core CPU, DCGAN
+step, ``benchmarks/thread_gap.py``): libgomp's pool-thread count is 3 for the plain thread and 2
+on the main thread, the thread sleeps ~535 times per step (main: 0) and leaves the cores 13% idle,
+a third thread merely holding an idle pool slows the main-thread loop the same way, and freeing
+the idle pool with OpenMP 5.0's ``omp_pause_resource_all`` on its own thread brings the sleeps to
+0 and the thread from 0.95 to 1.04 of main-thread speed (medians over 124 interleaved rounds).
 
 Use: the trainer thread calls :func:`prepare_training_thread` first thing; the thread that starts
 training calls :func:`release_openmp_pool` (``Run.start``), and so does the trainer before it
-blocks for a long pause (its idle pool would slow torch work on other threads the same way).
-Elsewhere (macOS, Windows, LLVM/Intel OpenMP, libgomp older than GCC 9) every function here is a
-cheap no-op.
+blocks for a pause (its idle pool would slow torch work elsewhere the same way); torch work on
+other threads while a run trains goes inside :func:`foreground_torch`. Off Linux, with LLVM or
+Intel OpenMP, or with a libgomp older than GCC 9, every function here is a cheap no-op.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
 import threading
+import time
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["prepare_training_thread", "release_openmp_pool", "openmp_runtimes"]
+__all__ = [
+    "prepare_training_thread",
+    "release_openmp_pool",
+    "foreground_torch",
+    "openmp_runtimes",
+]
 
 _OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: omp_pause_soft (OpenMP 5.0)
 
@@ -111,6 +120,129 @@ def _training_alive() -> bool:
     return any(thread.is_alive() for thread in list(_trainers))
 
 
+# --------------------------------------------------------------------------- adaptive spinning
+# Long spins are right only while this process has the CPUs to itself. When other processes
+# want them (another kernel, a test run, a busy browser) a spinning worker burns the time slice
+# that the thread it waits for needs, and the same DCGAN step got 2-3x slower on the main thread
+# and on the fixed trainer alike, while the plain thread's short spins lost far less (with ~1 CPU
+# of other load: 0.70 and 0.90 steps/s vs 2.39). So while a run trains, a governor thread
+# watches the load of other processes and, when it is high, holds a small idle pool of its own:
+# that puts libgomp back into short spins, exactly the plain thread's mode; it frees it again
+# when the machine is quiet.
+_GOVERNOR_PERIOD_S = 1.0
+_SHORT_SPINS_ABOVE = 0.5  # CPUs' worth of other processes' work that switches to short spins
+_LONG_SPINS_BELOW = 0.2  # ... and back to long spins (hysteresis against flapping)
+_governor: threading.Thread | None = None
+_governor_wake = threading.Event()
+# The governor's last decision and load sample outlive it (a paused trainer stops it), so a
+# resumed run starts in the right mode and the first period already has a sample to compare.
+_short_spins = False
+_last_sample: tuple[float, float, float] | None = None
+_streak = 0
+adaptive_spinning = True  # set False to keep long spins whatever the machine does
+
+
+def _machine_busy_seconds(cpus: set[int]) -> float | None:
+    # Only the CPUs this process may run on: on a shared host the others are not contended.
+    busy = 0
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                if not line.startswith("cpu") or line.startswith("cpu "):
+                    continue
+                name, *fields = line.split()
+                if int(name[3:]) in cpus:
+                    ticks = [int(x) for x in fields[:8]]
+                    busy += sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
+    except (OSError, ValueError, IndexError):
+        return None
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _hold_short_spin_pool() -> None:
+    # One tiny parallel region with two threads gives this thread a pool of its own: one more
+    # thread than the trainer's pool alone, the count at which libgomp shortens its spins.
+    import torch
+
+    torch.ones(1 << 16).add_(1)
+
+
+def _keep_governing() -> bool:
+    global _governor
+    with _lock:  # decided under the lock that prepare_training_thread registers under
+        if _training_alive() and adaptive_spinning:
+            return True
+        _governor = None
+        return False
+
+
+def _update_decision(cpus: set[int]) -> None:
+    global _short_spins, _last_sample, _streak
+    busy = _machine_busy_seconds(cpus)
+    if busy is None:
+        return
+    now = (busy, _own_cpu_seconds(), time.monotonic())
+    last, _last_sample = _last_sample, now
+    if last is None or now[2] - last[2] < 0.2 or now[2] - last[2] > 60:
+        return
+    # Other processes' work on our CPUs, in CPUs: the machine's busy time less our own.
+    others = ((now[0] - last[0]) - (now[1] - last[1])) / (now[2] - last[2])
+    flip = others < _LONG_SPINS_BELOW if _short_spins else others > _SHORT_SPINS_ABOVE
+    _streak = _streak + 1 if flip else 0
+    if _streak >= 2:  # two periods in a row, so that one burst does not flip it
+        _short_spins, _streak = not _short_spins, 0
+
+
+def _govern() -> None:
+    global _governor
+    holding = False
+    try:
+        cpus = os.sched_getaffinity(0)
+        while _keep_governing():
+            _update_decision(cpus)
+            if _short_spins != holding:
+                if _short_spins:
+                    _hold_short_spin_pool()
+                else:
+                    release_openmp_pool()
+                holding = _short_spins
+            _governor_wake.wait(_GOVERNOR_PERIOD_S)
+            _governor_wake.clear()
+    except Exception:  # the governor is an optimisation: never let it take anything down
+        with _lock:
+            if _governor is threading.current_thread():
+                _governor = None
+    finally:
+        if holding:
+            release_openmp_pool()
+
+
+def _start_governor() -> None:
+    global _governor
+    with _lock:
+        if not adaptive_spinning or _governor is not None:
+            return
+        _governor = threading.Thread(target=_govern, name="genai-widgets-spin", daemon=True)
+        _governor.start()
+
+
+def training_thread_idle() -> None:
+    """Call on the trainer before it blocks (a pause) or when it is done: it stops counting as
+    training and gives back its own pool; :func:`prepare_training_thread` again on resuming."""
+    with _lock:
+        _trainers.discard(threading.current_thread())
+    release_openmp_pool()
+    governor = _governor
+    if governor is not None and not _training_alive():
+        _governor_wake.set()  # so its pool is gone before torch work elsewhere starts
+        governor.join(timeout=2.0)
+
+
 def _after_cell(*_: object) -> None:
     # A cell that ran torch on the kernel's main thread recreated its pool; while a run trains
     # that pool would put the trainer back into short spins, so free it again. Cheap when there
@@ -139,18 +271,32 @@ def _install_ipython_hook() -> None:
             return
 
 
+@contextlib.contextmanager
+def foreground_torch() -> Iterator[None]:
+    """Wrap torch work done off the trainer while a run trains (``run.sample()`` from a widget
+    callback, a comm handler, a subshell thread): afterwards the calling thread's new pool is
+    freed again, since no ``post_run_cell`` follows such work. Costs ~0.1 ms; a no-op when no
+    run trains or on the trainer itself."""
+    try:
+        yield
+    finally:
+        if threading.current_thread() not in _trainers and _training_alive():
+            release_openmp_pool()
+
+
 def prepare_training_thread() -> None:
     """Call first thing in a trainer thread's run function; idempotent, cheap, never raises.
 
     Registers the thread as training, so that while it lives the pool a cell recreates on the
     kernel's main thread is freed again after every cell (an IPython ``post_run_cell`` hook,
     installed once per shell). The thread that calls ``Run.start`` must still call
-    :func:`release_openmp_pool` itself (only a thread can free its own pool); so must any other
-    long-lived thread that runs torch while training goes on (e.g. a widget callback thread
-    calling ``run.sample()``), after it is done.
+    :func:`release_openmp_pool` itself (only a thread can free its own pool); torch work on
+    other threads while training goes on belongs in :func:`foreground_torch`.
     """
     if not sys.platform.startswith("linux"):
         return
     with _lock:
         _trainers.add(threading.current_thread())
     _install_ipython_hook()
+    if openmp_runtimes():
+        _start_governor()
