@@ -8,14 +8,14 @@ JSON: steps/s per block, per-round ratios, their medians.
   main          the loop on the main thread: what a user would otherwise run (the baseline)
   thread        the same loop in a long-lived trainer thread while the main thread keeps the
                 idle OpenMP pool it got from earlier torch work (the state of a Jupyter kernel)
-  thread_fixed  as `thread`, with genai_widgets.engine.threads applied: release_openmp_pool()
-                on the main thread, prepare_training_thread() in the trainer (adaptive spinning
-                off: long spins whatever the load)
+  thread_fixed  as `thread`, with genai_widgets.engine.threads applied as the engine does:
+                release_openmp_pool() on the main thread, prepare_training_thread() and, at the
+                block's end, training_thread_idle() in the trainer (adaptive spinning on)
   main_fixed    the main loop right after the process-wide part of the fix (release_openmp_pool
                 on the main thread; the block's first step recreates the pool): must not be slower
 Optional (--variants), the experiments behind the diagnosis:
-  thread_adaptive     as `thread_fixed` with adaptive spinning on (the default in the engine):
-                      short spins while other processes load the CPUs, long spins otherwise
+  thread_fixed_long_spins  as `thread_fixed` with adaptive spinning off: long spins even while
+                      other processes load the CPUs (where the plain thread's short spins win)
   thread_set_threads  as `thread`, the trainer first calls torch.set_num_threads(main's count)
   main_idle_pool      the main loop while another thread holds an idle pool: the same slowdown
                       without any training thread, so the cause is the pool count, not the thread
@@ -26,11 +26,13 @@ Diagnostics per variant: steps/s; gomp_managed_threads (libgomp's own count of p
 read from the known torch-bundled build only: above the CPU count every barrier spins 100
 times instead of 300,000 before sleeping); voluntary context switches per step (each futex
 sleep of an OpenMP worker is one); minor page faults per step (malloc arenas); process CPU use;
-torch.get_num_threads() in the loop's thread; for threaded variants the CPU that the waiting main
-thread and its idle pool used meanwhile; and other processes' load, probed before each variant
-(ambient) and during it (foreign). On a shared machine spinning teams lose far more to other
-processes than sleeping ones, so `summary_quiet_rounds` keeps only rounds whose probes all saw
-an idle machine; `--wait-quiet S` waits up to S seconds per variant for one.
+torch.get_num_threads() in the loop's thread; for threaded variants the CPU that the waiting
+main thread and its idle pool used meanwhile; short_spins (1 when the fix's governor had
+switched to short spins because other processes loaded the CPUs); and other processes' load,
+probed before each block (ambient) and during it (foreign). On a shared machine spinning teams
+lose far more to other processes than sleeping ones, so `summary_quiet_rounds` keeps only the
+rounds in which no probe saw other processes at work; `--wait-quiet S` waits up to S seconds
+before each block for such a moment.
 
     python benchmarks/thread_gap.py [--rounds 20] [--steps 5] [--variants main,thread,...]
     python benchmarks/thread_gap.py --malloc-tuning   # mallopt at start-up, for a 2-process A/B
@@ -60,7 +62,7 @@ import torch.nn.functional as F
 
 DEFAULT_VARIANTS = ("main", "thread", "thread_fixed", "main_fixed")
 EXTRA_VARIANTS = (
-    "thread_adaptive",
+    "thread_fixed_long_spins",
     "thread_set_threads",
     "main_idle_pool",
     "thread_poll",
@@ -361,7 +363,7 @@ class Bench:
         return out
 
     def _thread_block(
-        self, fixed: bool, poll: bool = False, set_threads: bool = False, adaptive: bool = False
+        self, fixed: bool, adaptive: bool = False, poll: bool = False, set_threads: bool = False
     ) -> dict:
         out: dict[str, Any] = {}
         main_threads = torch.get_num_threads()
@@ -378,8 +380,9 @@ class Bench:
             try:
                 timed_loop(self.model, self.args.steps, out)
             finally:
-                if fixed:
+                if adaptive:  # the governor's mode at the block's end (1: short spins)
                     out["short_spins"] = float(self.fix._short_spins)
+                if fixed:
                     # As a trainer does before a pause: stops the governor and its pool, so
                     # the next block (maybe on the main thread) starts clean.
                     self.fix.training_thread_idle()
@@ -408,10 +411,10 @@ class Bench:
             "main_fixed": lambda: self._main_block(True),
             "main_idle_pool": self._main_with_idle_pool,
             "thread": lambda: self._thread_block(False),
-            "thread_fixed": lambda: self._thread_block(True),
-            "thread_adaptive": lambda: self._thread_block(True, adaptive=True),
+            "thread_fixed": lambda: self._thread_block(True, adaptive=True),
+            "thread_fixed_long_spins": lambda: self._thread_block(True),
             "thread_poll": lambda: self._thread_block(False, poll=True),
-            "thread_fixed_poll": lambda: self._thread_block(True, poll=True),
+            "thread_fixed_poll": lambda: self._thread_block(True, adaptive=True, poll=True),
             "thread_set_threads": lambda: self._thread_block(False, set_threads=True),
         }
         try:
@@ -454,6 +457,7 @@ def summarise(rows: list[dict[str, dict]], variants: list[str]) -> dict:
             "waiting_threads_cpu_share",
             "foreign_load",
             "gomp_managed_threads",
+            "short_spins",
         ):
             if key in rows[0][name]:
                 summary.setdefault(f"median_{key}", {})[name] = med([r[name][key] for r in rows])

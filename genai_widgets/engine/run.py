@@ -35,7 +35,7 @@ from .losses import get_loss
 from .metrics import MetricSink
 from .output import bind_output_parent, capture_output_parent
 from .store import RunReader, RunStore
-from .threads import prepare_training_thread, release_openmp_pool
+from .threads import prepare_training_thread, release_openmp_pool, training_thread_idle
 
 STATUSES = ("running", "paused", "finished", "stopped", "failed")
 MAX_SNAPSHOTS = 240  # in memory and on disk; older ones are thinned evenly
@@ -583,9 +583,11 @@ class Run:
             while True:
                 with self._cond:
                     if self._paused and not self._stop_requested:
-                        release_openmp_pool()  # idle while paused: free this thread's pool
-                    while self._paused and not self._stop_requested:
-                        self._cond.wait()
+                        # Idle while paused: free this thread's pool and stop the governor.
+                        training_thread_idle()
+                        while self._paused and not self._stop_requested:
+                            self._cond.wait()
+                        prepare_training_thread()
                     if self._stop_requested:
                         break
                     self._apply_pending()

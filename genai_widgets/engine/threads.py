@@ -9,13 +9,20 @@ step, ``benchmarks/thread_gap.py``): libgomp's pool-thread count is 3 for the pl
 on the main thread, the thread sleeps ~535 times per step (main: 0) and leaves the cores 13% idle,
 a third thread merely holding an idle pool slows the main-thread loop the same way, and freeing
 the idle pool with OpenMP 5.0's ``omp_pause_resource_all`` on its own thread brings the sleeps to
-0 and the thread from 0.95 to 1.04 of main-thread speed (medians over 124 interleaved rounds).
+0 and the thread from 0.97 to 1.03 of main-thread speed (medians of 143 interleaved quiet rounds;
+the gap itself varies with the host's wake-up latency, 0.73-0.89 in other measurements).
 
-Use: the trainer thread calls :func:`prepare_training_thread` first thing; the thread that starts
-training calls :func:`release_openmp_pool` (``Run.start``), and so does the trainer before it
-blocks for a pause (its idle pool would slow torch work elsewhere the same way); torch work on
-other threads while a run trains goes inside :func:`foreground_torch`. Off Linux, with LLVM or
-Intel OpenMP, or with a libgomp older than GCC 9, every function here is a cheap no-op.
+Long spins only pay while this process has the CPUs to itself; when other processes load them,
+the short spins of the plain thread win by far (about 1.9 vs 1.1 steps/s with one CPU's worth of
+other load), so while a run trains a governor thread switches between the two modes (see
+``adaptive_spinning``).
+
+Use: the trainer thread calls :func:`prepare_training_thread` first thing and
+:func:`training_thread_idle` before it blocks for a pause or ends (its idle pool would slow torch
+work elsewhere the same way); the thread that starts training calls :func:`release_openmp_pool`
+(``Run.start``); torch work on other threads while a run trains goes inside
+:func:`foreground_torch`. Off Linux, with LLVM or Intel OpenMP, or with a libgomp older than
+GCC 9, every function here is a cheap no-op.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 
 __all__ = [
     "prepare_training_thread",
+    "training_thread_idle",
     "release_openmp_pool",
     "foreground_torch",
     "openmp_runtimes",
@@ -123,12 +131,12 @@ def _training_alive() -> bool:
 # --------------------------------------------------------------------------- adaptive spinning
 # Long spins are right only while this process has the CPUs to itself. When other processes
 # want them (another kernel, a test run, a busy browser) a spinning worker burns the time slice
-# that the thread it waits for needs, and the same DCGAN step got 2-3x slower on the main thread
-# and on the fixed trainer alike, while the plain thread's short spins lost far less (with ~1 CPU
-# of other load: 0.70 and 0.90 steps/s vs 2.39). So while a run trains, a governor thread
-# watches the load of other processes and, when it is high, holds a small idle pool of its own:
-# that puts libgomp back into short spins, exactly the plain thread's mode; it frees it again
-# when the machine is quiet.
+# that the thread it waits for needs: with ~1 CPU of other load the DCGAN step ran at ~1.1
+# steps/s on the main thread and ~0.55 in the trainer with long spins, but ~1.9 with the plain
+# thread's short spins. So while a run trains, a governor thread watches the load of other
+# processes and, while it is high, holds a small idle pool of its own: that puts libgomp into
+# short spins, exactly the plain thread's mode; it frees the pool when the machine is quiet.
+# 0.5 CPU is where the data turned: a burner taking 0.1-0.25 CPU left both modes about equal.
 _GOVERNOR_PERIOD_S = 1.0
 _SHORT_SPINS_ABOVE = 0.5  # CPUs' worth of other processes' work that switches to short spins
 _LONG_SPINS_BELOW = 0.2  # ... and back to long spins (hysteresis against flapping)
@@ -287,9 +295,11 @@ def foreground_torch() -> Iterator[None]:
 def prepare_training_thread() -> None:
     """Call first thing in a trainer thread's run function; idempotent, cheap, never raises.
 
-    Registers the thread as training, so that while it lives the pool a cell recreates on the
-    kernel's main thread is freed again after every cell (an IPython ``post_run_cell`` hook,
-    installed once per shell). The thread that calls ``Run.start`` must still call
+    Registers the thread as training until :func:`training_thread_idle` or its end. Meanwhile
+    the pool that a cell recreates on the kernel's main thread is freed again after every cell
+    (an IPython ``post_run_cell`` hook, installed once per shell), and a governor thread (one per
+    process, 1 wake-up per second) picks short or long spins from other processes' load unless
+    ``adaptive_spinning`` is False. The thread that calls ``Run.start`` must still call
     :func:`release_openmp_pool` itself (only a thread can free its own pool); torch work on
     other threads while training goes on belongs in :func:`foreground_torch`.
     """
