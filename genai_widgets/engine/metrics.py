@@ -114,8 +114,7 @@ class MetricSink:
 
     # -- common ------------------------------------------------------------------------------
     def _publish(self, rows: np.ndarray) -> None:
-        for row in rows:
-            self.run._history.append(row)
+        self.run._history.extend(rows)
         self._store_rows.append(rows)
 
     def _maybe_store(self, force: bool = False) -> None:
