@@ -10,7 +10,11 @@ Prints one JSON object:
 The "frontend" is this script's jupyter_client, which reads every IOPub message as a browser
 would; the browser's own rendering cost is not part of the kernel's numbers.
 
-    python benchmarks/overhead.py [--rounds 3] [--window 8] [--cells 40]
+    python benchmarks/overhead.py [--preset tiny|default] [--rounds 6] [--window 5] [--cells 40]
+
+`--preset default` trains the package's default DCGAN (32x32, width 64, batch 64: a few steps/s
+on 2 cores); `tiny` a 16x16 width-8 model at hundreds of steps/s, where the flusher's fixed
+per-second cost weighs most.
 """
 
 from __future__ import annotations
@@ -27,12 +31,16 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+PRESETS = {
+    "tiny": "image_size=16, width=8, batch_size=16, latent_dim=16, sample_every=25",
+    "default": "sample_every=25",
+}
+
 SETUP = """
 import time, genai_widgets as gw
 from IPython.display import display
-run = gw.train_gan(data="digits", image_size=16, width=8, batch_size=16, latent_dim=16,
-                   max_steps=None, sample_every=25, run_dir={run_dir!r})
-while run.step < 20:
+run = gw.train_gan(data="digits", {preset}, max_steps=None, run_dir={run_dir!r})
+while run.step < 5:
     time.sleep(0.1)
 dash = None
 """
@@ -98,9 +106,13 @@ class Client:
 
 
 def steps_per_second(client: Client, window: float) -> float:
-    client.execute("s0, t0 = run.step, time.perf_counter()")
+    # From the trainer's own per-step time stamps, so that a slow model (a few steps/s) is not
+    # rounded to whole steps per window.
+    client.execute("s0 = run.step")
     client.idle_for(window)
-    out, _ = client.execute("print((run.step - s0) / (time.perf_counter() - t0))")
+    out, _ = client.execute(
+        "h = run.history; t = h['time'][h['step'] > s0]; print((len(t) - 1) / (t[-1] - t[0]))"
+    )
     return float(out)
 
 
@@ -119,6 +131,7 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     parser.add_argument("--rounds", type=int, default=6, help="headless/dashboard window pairs")
     parser.add_argument("--window", type=float, default=5.0, help="seconds per window")
     parser.add_argument("--cells", type=int, default=40, help="trivial cells for the latency")
@@ -127,7 +140,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         client = Client(tmp)
         try:
-            client.execute(SETUP.format(run_dir=os.path.join(tmp, "run")), timeout=300)
+            client.execute(
+                SETUP.format(preset=PRESETS[args.preset], run_dir=os.path.join(tmp, "run")),
+                timeout=300,
+            )
             headless: list[float] = []
             shown: list[float] = []
             shown_bytes = shown_seconds = 0.0
@@ -159,6 +175,8 @@ def main() -> None:
     ratio = statistics.median(s / h for s, h in zip(shown, headless, strict=True))
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "preset": args.preset,
+        "model": PRESETS[args.preset],
         "rounds": args.rounds,
         "window_s": args.window,
         "steps_per_s_headless": [round(v, 2) for v in headless],

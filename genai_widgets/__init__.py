@@ -1,8 +1,8 @@
 """genai_widgets: train generative models in a background thread and watch them live in Jupyter.
 
-    import genai_widgets as gw
-    run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
-    run.dashboard()
+import genai_widgets as gw
+run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
+run.dashboard()
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .models import get_model, list_models, register_model
 
 __version__ = "0.1.0"
 
-_WIDGETS = ("LossCurve", "SampleGrid", "LatentExplorer", "Dashboard")
+_WIDGETS = ("LossCurve", "SampleGrid", "LatentExplorer", "Controls", "Dashboard")
 
 
 def __getattr__(name: str) -> Any:
@@ -35,6 +35,14 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 __all__ = [
-    "train_gan", "load_run", "Run", "GANConfig", "get_dataset", "get_model", "list_models",
-    "register_model", *_WIDGETS, "__version__",
+    "train_gan",
+    "load_run",
+    "Run",
+    "GANConfig",
+    "get_dataset",
+    "get_model",
+    "list_models",
+    "register_model",
+    *_WIDGETS,
+    "__version__",
 ]

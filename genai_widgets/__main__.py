@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
             last = run._history.last()
             target = f"/{run.max_steps}" if run.max_steps else ""
             losses = "  ".join(f"{k} {last[k]:.3f}" for k in ("loss_d", "loss_g") if k in last)
-            print(f"step {run.step}{target}  {losses}  {run.steps_per_second:.1f} steps/s", flush=True)
+            print(
+                f"step {run.step}{target}  {losses}  {run.steps_per_second:.1f} steps/s", flush=True
+            )
             if run.status == "paused" and run.message:
                 print(run.message, file=sys.stderr, flush=True)
                 run.stop()

@@ -104,7 +104,9 @@ def validate_config(c: GANConfig) -> None:
     """Check the plain fields; data and model are checked when they are built."""
     if c.loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {c.loss!r}")
-    if not isinstance(c.device, str) or not (c.device in DEVICES or re.fullmatch(r"cuda:\d+", c.device)):
+    if not isinstance(c.device, str) or not (
+        c.device in DEVICES or re.fullmatch(r"cuda:\d+", c.device)
+    ):
         raise ValueError(
             f"device must be one of {', '.join(DEVICES)} or 'cuda:N'; got {c.device!r}"
         )

@@ -3,10 +3,11 @@
 One `Flusher` thread per displayed run writes all widget state, at most ten times a second;
 the trainer never calls into a widget."""
 
+from .controls import Controls
 from .dashboard import Dashboard
 from .flusher import Flusher
 from .latent_explorer import LatentExplorer
 from .loss_curve import LossCurve
 from .sample_grid import SampleGrid
 
-__all__ = ["Dashboard", "Flusher", "LatentExplorer", "LossCurve", "SampleGrid"]
+__all__ = ["Controls", "Dashboard", "Flusher", "LatentExplorer", "LossCurve", "SampleGrid"]

@@ -10,7 +10,8 @@ from typing import Any
 
 import traitlets as t
 
-from ._base import Panel
+from . import static_png
+from ._base import Panel, RunWidget, bundle
 from .flusher import Tick
 
 COMMANDS = ("pause", "resume", "stop")
@@ -144,6 +145,31 @@ class ControlsPanel(Panel):
             return True
         return False
 
+    def _controls_images(self, width: int = 980) -> list[Any]:
+        """The status line, and the message / failure lines when there are any (static PNG)."""
+        status = f"{self.run_name} | {self.status} | step {self.step}" + (
+            f" / {self.max_steps}" if self.max_steps else ""
+        )
+        if self.steps_per_second:
+            status += f" | {self.steps_per_second:.1f} steps/s"
+        rows = [static_png.text_line(status, width)]
+        if self.message:
+            rows.append(static_png.text_line(self.message[:160], width, "#b35c00"))
+        if self.error_text:
+            last = self.error_text.strip().splitlines()[-1] if self.error_text.strip() else ""
+            rows.append(static_png.text_line(f"failed: {last[:150]}", width, "#c62828"))
+        return rows
+
     def set_value(self, field: str, text: Any) -> None:
         """What typing `text` into a field does (for scripts and tests)."""
         self._handle_message({"type": "set", "field": field, "value": text})
+
+
+class Controls(ControlsPanel, RunWidget):
+    """Status badge, progress (steps/s, ETA), pause / resume / stop and the lr / n_critic fields
+    of a run, on their own: ``gw.Controls(run)``. The same panel heads `Dashboard`."""
+
+    _esm = bundle("controls")
+
+    def static_png(self) -> bytes:
+        return static_png.to_png(static_png.vstack(self._controls_images()))

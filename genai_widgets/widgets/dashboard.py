@@ -21,18 +21,8 @@ class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, RunWidget):
     _esm = bundle("dashboard")
 
     def static_png(self) -> bytes:
-        status = f"{self.run_name} | {self.status} | step {self.step}" + (
-            f" / {self.max_steps}" if self.max_steps else ""
+        status, *notes = self._controls_images()
+        chart = static_png.hstack(
+            [self._curve_image(cursor=self.snapshot_step), self._grid_image(300)]
         )
-        rows = [
-            static_png.text_line(status, 980),
-            static_png.hstack(
-                [self._curve_image(cursor=self.snapshot_step), self._grid_image(300)]
-            ),
-        ]
-        if self.message:
-            rows.append(static_png.text_line(self.message[:160], 980, "#b35c00"))
-        if self.error_text:
-            last = self.error_text.strip().splitlines()[-1] if self.error_text.strip() else ""
-            rows.append(static_png.text_line(f"failed: {last[:150]}", 980, "#c62828"))
-        return static_png.to_png(static_png.vstack(rows))
+        return static_png.to_png(static_png.vstack([status, chart, *notes]))

@@ -72,6 +72,8 @@ def test_pause_button_message_pauses_training_and_resume_restarts_it(kernel, tmp
 
 def test_buttons_act_during_a_long_cell_through_a_subshell(kernel, tmp_path):
     """JupyterLab 4.4+ sends widget traffic on a subshell: a click lands while a cell blocks."""
+    if kernel.kernel_name != "python3":
+        pytest.skip("subshells arrived in ipykernel 7; 6.x queues clicks behind the busy cell")
     comm = start_dashboard(kernel, tmp_path)
     subshell = kernel.create_subshell()
     wait_for(kernel, "run.step > 3", "True", 60)

@@ -19,7 +19,7 @@ from genai_widgets.widgets import Flusher, _base
 from genai_widgets.widgets.controls import parse_field
 from genai_widgets.widgets.loss_curve import decimate, pack_columns
 
-WIDGETS = [gw.LossCurve, gw.SampleGrid, gw.LatentExplorer, gw.Dashboard]
+WIDGETS = [gw.LossCurve, gw.SampleGrid, gw.LatentExplorer, gw.Controls, gw.Dashboard]
 WIDGET_DIR = pathlib.Path(_base.__file__).parent
 
 
@@ -37,12 +37,13 @@ def close_all(*widgets) -> None:
 # ------------------------------------------------------------------ build and structure
 def test_bundles_are_built_and_one_per_widget():
     sizes = {}
-    for stem in ("loss_curve", "sample_grid", "latent_explorer", "dashboard"):
+    for stem in ("loss_curve", "sample_grid", "latent_explorer", "controls", "dashboard"):
         path = _base.STATIC / f"{stem}.js"
         assert path.exists(), f"{path} missing: run `npm install && npm run build`"
         sizes[stem] = path.stat().st_size
     assert sizes["dashboard"] < 2_000_000  # plotly basic (~1.2 MB) once, all panels
     assert sizes["sample_grid"] < 50_000 and sizes["latent_explorer"] < 50_000
+    assert sizes["controls"] < 50_000  # no plotly in the standalone controls
 
 
 @pytest.mark.parametrize("cls", WIDGETS)
@@ -280,6 +281,23 @@ def test_buttons_pause_and_resume_a_training_run(live_run):
         wait_until(lambda: d.status == "running" and d.step > step, 5, "running status")
     finally:
         d.close()
+
+
+def test_standalone_controls_pause_resume_and_refuse_bad_values(live_run):
+    c = gw.Controls(live_run)
+    try:
+        assert not any(isinstance(c, p) for p in (gw.LossCurve, gw.SampleGrid))
+        c._on_custom_message(c, {"type": "command", "action": "pause"}, [])
+        assert live_run.status == "paused"
+        wait_until(lambda: c.status == "paused", 5, "paused status")
+        old = live_run.settings["lr"]
+        c.set_value("lr", "-1")
+        wait_until(lambda: "refused" in c.control_feedback.get("text", ""), 5, "refusal")
+        assert live_run.settings["lr"] == old
+        c._on_custom_message(c, {"type": "command", "action": "resume"}, [])
+        wait_until(lambda: c.status == "running", 5, "running status")
+    finally:
+        c.close()
 
 
 def test_status_progress_message_and_traceback_are_shown(stub_run):
