@@ -1,0 +1,167 @@
+"""Sample-quality measures (FID, KID, precision/recall, classes covered), DiffAugment and the
+generator EMA: checked against hand computations and known cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genai_widgets.data import get_dataset
+from genai_widgets.engine.augment import diff_augment, parse_policy
+from genai_widgets.engine.ema import GeneratorEMA
+from genai_widgets.engine.quality import (
+    QualityMeter,
+    classes_covered,
+    frechet_distance,
+    kernel_distance,
+    precision_recall,
+)
+
+
+# ------------------------------------------------------------------ FID
+def test_fid_of_a_set_against_itself_is_zero_and_against_noise_is_large():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 16))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+    noise = rng.uniform(-20, 20, size=(400, 16))
+    assert frechet_distance(x, noise) > 100
+
+
+def test_fid_matches_the_closed_form_for_gaussians():
+    # Diagonal covariances: FID = |mu1 - mu2|^2 + sum (sigma1 - sigma2)^2 exactly.
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(20000, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, 2.0]
+    b = rng.normal(size=(20000, 3)) * [2.0, 2.0, 1.5] + [1.0, 1.0, 0.0]
+    # Standardise the samples so that the moments are exactly the intended ones.
+    a = (a - a.mean(0)) / a.std(0, ddof=1) * [1.0, 2.0, 0.5] + [0.0, 1.0, 2.0]
+    b = (b - b.mean(0)) / b.std(0, ddof=1) * [2.0, 2.0, 1.5] + [1.0, 1.0, 0.0]
+    expected = (1 + 0 + 4) + (1 + 0 + 1)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=0.02)
+
+
+def test_fid_refuses_bad_shapes():
+    with pytest.raises(ValueError, match="feature sets"):
+        frechet_distance(np.zeros((10, 3)), np.zeros((10, 4)))
+
+
+# ------------------------------------------------------------------ KID
+def test_kid_is_unbiased_on_equal_distributions_and_positive_on_different_ones():
+    rng = np.random.default_rng(2)
+    same = [
+        kernel_distance(rng.normal(size=(100, 8)), rng.normal(size=(100, 8)), subsets=1, seed=i)[0]
+        for i in range(60)
+    ]
+    mean, se = np.mean(same), np.std(same) / np.sqrt(len(same))
+    assert abs(mean) < 3 * se, (mean, se)  # centred on 0, not biased upwards like the V-statistic
+    shifted = kernel_distance(rng.normal(size=(100, 8)), rng.normal(size=(100, 8)) + 1.0)[0]
+    assert shifted > 10 * se
+
+
+# ------------------------------------------------------------------ precision / recall
+def test_precision_recall_of_identical_and_disjoint_sets():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 4))
+    assert precision_recall(x, x) == (1.0, 1.0)
+    far = x + 100.0
+    assert precision_recall(x, far) == (0.0, 0.0)
+    # Half of the fakes on the real manifold, all collapsed onto one point of it.
+    collapsed = np.repeat(x[:1], 200, axis=0)
+    precision, recall = precision_recall(x, collapsed)
+    assert precision == 1.0 and recall < 0.1
+
+
+# ------------------------------------------------------------------ classes covered
+def test_classes_covered_counts_confident_classes():
+    eye = np.eye(10) * 20
+    all_classes = np.tile(eye, (10, 1))
+    assert classes_covered(all_classes) == 1.0
+    one_class = np.tile(eye[3], (100, 1))
+    assert classes_covered(one_class) == 0.1
+    unsure = np.zeros((100, 10))  # uniform probabilities: nothing confident
+    assert classes_covered(unsure) == 0.0
+
+
+@pytest.fixture(scope="module")
+def meter(tmp_path_factory):
+    src = get_dataset("digits", image_size=16)
+    cache = tmp_path_factory.mktemp("feature-nets")
+    m = QualityMeter.for_data(src.tensor, src.labels, epochs=10, width=16, cache_dir=cache)
+    return src, m, cache
+
+
+def test_feature_net_learns_the_digits_and_is_cached(meter):
+    src, m, cache = meter
+    assert m.info["accuracy"] > 0.75, m.info  # 10 quick epochs of a narrow net
+    assert list(cache.iterdir()), "the trained net was not cached"
+    again = QualityMeter.for_data(src.tensor, src.labels, epochs=10, width=16, cache_dir=cache)
+    x = src.tensor[:50]
+    assert np.allclose(again.features(x), m.features(x))
+
+
+def test_a_collapsed_sample_set_lowers_classes_covered_and_raises_fid(meter):
+    src, m, _ = meter
+    g = torch.Generator().manual_seed(0)
+    real = src.tensor[torch.randperm(len(src.tensor), generator=g)[:500]]
+    ones = src.tensor[src.labels == 1]
+    collapsed = ones[torch.randint(len(ones), (500,), generator=g)]
+    good, bad = m(real), m(collapsed)
+    assert good["classes_covered"] >= 0.9
+    assert bad["classes_covered"] <= 0.2
+    assert bad["fid"] > 10 * max(good["fid"], 1.0)
+    assert bad["recall"] < good["recall"]
+    noise = m(torch.rand(500, 1, 16, 16) * 2 - 1)
+    assert noise["fid"] > bad["fid"] and noise["precision"] < 0.1
+
+
+# ------------------------------------------------------------------ DiffAugment
+def test_diff_augment_keeps_shape_and_passes_gradients():
+    x = torch.randn(8, 1, 16, 16, requires_grad=True)
+    y = diff_augment(x, parse_policy("color,translation,cutout"), torch.Generator().manual_seed(0))
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_translation_shifts_content_and_cutout_zeroes_a_half_side_square():
+    x = torch.zeros(64, 1, 16, 16)
+    x[:, :, 8, 8] = 1.0
+    moved = diff_augment(x, ["translation"], torch.Generator().manual_seed(0))
+    where = moved[:, 0].flatten(1).argmax(1)
+    rows, cols = where // 16, where % 16
+    assert (rows - 8).abs().max() <= 2 and (cols - 8).abs().max() <= 2  # 1/8 of 16
+    assert ((rows != 8) | (cols != 8)).any()  # some images actually moved
+    assert torch.allclose(moved.sum((1, 2, 3)), torch.ones(64)) or moved.sum() <= 64
+    ones = torch.ones(16, 1, 16, 16)
+    cut = diff_augment(ones, ["cutout"], torch.Generator().manual_seed(1))
+    zeros = (cut == 0).flatten(1).sum(1)
+    assert zeros.max() == 64 and zeros.min() > 0  # an 8x8 square, clipped at the border
+
+
+def test_unknown_augmentation_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="valid: color, translation, cutout"):
+        parse_policy("translation,flip")
+    assert parse_policy("none") == () and parse_policy(None) == ()
+
+
+# ------------------------------------------------------------------ EMA
+def test_ema_averages_weights_and_round_trips():
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3))
+    ema = GeneratorEMA(g, decay=0.9)
+    start = ema.module[0].weight.clone()
+    with torch.no_grad():
+        g[0].weight.add_(1.0)
+        g[1].running_mean.fill_(5.0)
+    ema.update(g)  # first update: effective decay min(0.9, 2/11)
+    d = 2 / 11
+    assert torch.allclose(ema.module[0].weight, d * start + (1 - d) * g[0].weight)
+    assert torch.equal(ema.module[1].running_mean, g[1].running_mean)  # buffers copied
+    assert not any(p.requires_grad for p in ema.module.parameters())
+    other = GeneratorEMA(g, decay=0.5)
+    other.load_state_dict(ema.state_dict())
+    assert other.updates == 1 and other.decay == 0.9
+    assert torch.equal(other.module[0].weight, ema.module[0].weight)
+    with pytest.raises(ValueError, match="decay"):
+        GeneratorEMA(g, decay=1.0)
