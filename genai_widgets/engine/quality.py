@@ -215,7 +215,7 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
     ra, rb = _kth_neighbour_radius(a, k), _kth_neighbour_radius(b, k)
     dab = np.sqrt(np.maximum(_sq_dists(b, a), 0))  # fake x real
     precision = float((dab <= ra[None, :]).any(axis=1).mean())
-    recall = float((dab <= rb[:, None].T).T.any(axis=1).mean())
+    recall = float((dab <= rb[:, None]).any(axis=0).mean())  # real points in the fake manifold
     return precision, recall
 
 
