@@ -3,6 +3,8 @@ widget with one bundle (anywidget ships the bundle with every widget instance)."
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import static_png
 from ._base import RunWidget, bundle
 from .controls import ControlsPanel
@@ -20,6 +22,14 @@ class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, RunWidget):
 
     _esm = bundle("dashboard")
 
+    def __init__(self, run: Any, **kwargs: Any) -> None:
+        if "encoder" in getattr(getattr(run, "family", None), "module_names", ()):
+            raise TypeError(
+                f"run {getattr(run, 'name', '')!r} is a VAE: its dashboard is gw.VAEDashboard(run) "
+                f"(run.dashboard() picks the right one)"
+            )
+        super().__init__(run, **kwargs)
+
     def static_png(self) -> bytes:
         status = f"{self.run_name} | {self.status} | step {self.step}" + (
             f" / {self.max_steps}" if self.max_steps else ""
@@ -36,3 +46,12 @@ class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, RunWidget):
             last = self.error_text.strip().splitlines()[-1] if self.error_text.strip() else ""
             rows.append(static_png.text_line(f"failed: {last[:150]}", 980, "#c62828"))
         return static_png.to_png(static_png.vstack(rows))
+
+
+def dashboard_for(run: Any) -> RunWidget:
+    """The dashboard of `run`'s family: `VAEDashboard` for a VAE, `Dashboard` otherwise."""
+    if "encoder" in getattr(getattr(run, "family", None), "module_names", ()):
+        from .vae_dashboard import VAEDashboard
+
+        return VAEDashboard(run)
+    return Dashboard(run)
