@@ -420,3 +420,16 @@ def test_a_run_directory_from_before_families_loads_as_a_gan(tiny):
     config_file.write_text(json.dumps(saved))  # as written before this field existed
     loaded = gw.load_run(run.run_dir)
     assert isinstance(loaded.family, GANFamily) and loaded.step == 2
+
+
+def test_a_real_posterior_collapse_is_detected_and_a_healthy_run_is_not(tiny_vae, monkeypatch):
+    """beta = 20 on the tiny model squeezes the KL term to ~0.003 nats: the code carries
+    nothing. With beta = 1 the same model's KL term grows to a few nats."""
+    monkeypatch.setattr(VAEFamily, "collapse_after", 100)  # judged from step 100, not 500
+    collapsed = gw.train_vae(**tiny_vae(max_steps=150, beta=20.0))
+    healthy = gw.train_vae(**tiny_vae(max_steps=150, beta=1.0))
+    for run in (collapsed, healthy):
+        assert run.wait(120) == "finished", run.traceback_text
+    assert [w["kind"] for w in collapsed.warnings] == ["PosteriorCollapsed"]
+    assert collapsed.warnings[0]["step"] == 100
+    assert healthy.warnings == [] and healthy.history["kl"][-50:].mean() > 1.0
