@@ -32,7 +32,7 @@ class RunConfig:
     data: Any = "digits"  # name, Dataset, DataLoader, tensor or image-folder path
     model: Any = None  # registry name or the family's pair of modules
     latent_dim: int = 64  # size of z, the generator's input
-    image_size: int = 32  # side of the square images the models see (16, 32 or 64 for dcgan, conv-vae)
+    image_size: int = 32  # side of the square images (16, 32 or 64 for the built-in models)
     channels: int | None = None  # image channels; None takes them from the data
     width: int = 64  # base number of feature maps in the dcgan convolutions
     batch_size: int = 64  # real images per discriminator update

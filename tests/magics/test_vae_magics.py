@@ -127,7 +127,9 @@ train_loader = DataLoader(TensorDataset(images, torch.zeros(64)), batch_size=16,
 
 
 def test_vae_cell_body_encoder_decoder_and_loader_drop_in(vae_shell):
-    vae_shell.run_cell_magic("vae_train", "--image-size 16 --latent-dim 4 --max-steps 5 --as vae", VAE_BODY)
+    vae_shell.run_cell_magic(
+        "vae_train", "--image-size 16 --latent-dim 4 --max-steps 5 --as vae", VAE_BODY
+    )
     run = vae_shell.user_ns["vae"]
     assert (
         run.encoder is vae_shell.user_ns["encoder"] and run.decoder is vae_shell.user_ns["decoder"]
