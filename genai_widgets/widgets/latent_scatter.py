@@ -123,6 +123,9 @@ class ScatterPanel(LivePanel):
 
     def _compute_scatter(self, run: Any) -> None:
         step = int(run.step)
+        if getattr(run, "held_out", None) is None and getattr(run, "data_source", None) is None:
+            self.scatter_step = step  # loaded without its data: nothing to encode
+            return
         images_, labels = run.held_out_images(self.scatter_max_points)
         with foreground_torch():
             mu, _ = run.encode(images_)

@@ -105,6 +105,9 @@ class VAEViewsPanel(LivePanel):
 
     def _compute_views(self, run: Any) -> None:
         step = int(run.step)
+        if getattr(run, "held_out", None) is None and getattr(run, "data_source", None) is None:
+            self.views_step = step  # loaded without its data: no images to show
+            return
         held, _ = run.held_out_images()
         n = len(held)
         count = min(self.recon_count, n)

@@ -80,7 +80,9 @@ export function mountScatterPanel(model: Model, el: HTMLElement, errors: ErrorAr
     el.dataset.updates = String(updates);
     const how = model.get("scatter_projection") === "pca" ? "first two principal components"
       : "the latent dimensions";
-    info.textContent = step >= 0 ? `${count} held-out images at step ${step}, ${how}` : "encoding…";
+    info.textContent = step < 0 ? "encoding…"
+      : count === 0 ? "no images to encode: load the run with data=... to see its latent space"
+        : `${count} held-out images at step ${step}, ${how}`;
   }
 
   function renderControls(): void {

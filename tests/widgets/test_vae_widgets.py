@@ -180,3 +180,21 @@ def test_encode_copies_never_touch_the_live_modules(vae_run):
     copies = {id(m) for _, m in vae_run._copies.values()}
     assert mu.shape == (4, 6) and not (live & copies)
     assert torch.isfinite(mu).all()
+
+
+def test_a_run_loaded_without_its_data_shows_no_error(tmp_path):
+    images = torch.rand(80, 1, 16, 16) * 2 - 1
+    run = gw.train_vae(
+        data=images, image_size=16, width=8, batch_size=16, latent_dim=4, max_steps=2,
+        run_dir=tmp_path / "tensor-vae", device="cpu",
+    )  # fmt: skip
+    assert run.wait(60) == "finished"
+    loaded = gw.load_run(run.run_dir)  # a tensor is not saved: no data, nothing held out
+    assert loaded.data_source is None and loaded.held_out is None
+    d = loaded.dashboard()
+    try:
+        wait_until(lambda: d.scatter_step == 2 and d.views_step == 2, 10, "marked as done")
+        assert d.scatter_count == 0 and d.recon_png == b"" and d.widget_error == ""
+        assert d.snapshot_count == 2  # the prior samples come from the run directory
+    finally:
+        d.close()
