@@ -1,8 +1,9 @@
 """genai_widgets: train generative models in a background thread and watch them live in Jupyter.
 
-import genai_widgets as gw
-run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
-run.dashboard()
+    import genai_widgets as gw
+    run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
+    run.dashboard()
+    vae = gw.train_vae(data="digits", latent_dim=16, beta=1.0, max_steps=2000)
 """
 
 from __future__ import annotations
@@ -10,12 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from .data import get_dataset
-from .engine import GANConfig, Run, load_run, train_gan
+from .engine import GANConfig, Run, VAEConfig, load_run, train_gan, train_vae
 from .models import get_model, list_models, register_model
 
 __version__ = "0.1.0"
 
-_WIDGETS = ("LossCurve", "SampleGrid", "LatentExplorer", "Controls", "Dashboard")
+_WIDGETS = (
+    "LossCurve",
+    "SampleGrid",
+    "LatentExplorer",
+    "Controls",
+    "Dashboard",
+    "VAEDashboard",
+    "LatentScatter",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -35,14 +44,6 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 __all__ = [
-    "train_gan",
-    "load_run",
-    "Run",
-    "GANConfig",
-    "get_dataset",
-    "get_model",
-    "list_models",
-    "register_model",
-    *_WIDGETS,
-    "__version__",
+    "train_gan", "train_vae", "load_run", "Run", "GANConfig", "VAEConfig", "get_dataset",
+    "get_model", "list_models", "register_model", *_WIDGETS, "__version__",
 ]

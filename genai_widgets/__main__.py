@@ -1,9 +1,12 @@
 """Headless training from a terminal, with the magic's flags:
 
     python -m genai_widgets --data digits --max-steps 500 --run-dir runs/digits
+    python -m genai_widgets --family vae --data digits --beta 1 --max-steps 500 --run-dir runs/vae
 
 Prints progress every few seconds; Ctrl-C stops after the current step and writes a
-checkpoint. A notebook can watch or continue the run with `gw.load_run(run_dir)`."""
+checkpoint. A notebook can watch or continue the run with `gw.load_run(run_dir)`.
+`--family gan` (the default) takes the flags of `%gan_train`, `--family vae` those of
+`%vae_train`."""
 
 from __future__ import annotations
 
@@ -11,34 +14,61 @@ import shlex
 import sys
 import time
 
+FAMILIES = ("gan", "vae")
+
+
+def _pop_family(argv: list[str]) -> tuple[str, list[str]]:
+    """The `--family NAME` / `--family=NAME` option, and the other arguments."""
+    rest, family, i = [], "gan", 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--family" and i + 1 < len(argv):
+            family, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--family="):
+            family = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return family, rest
+
 
 def main(argv: list[str] | None = None) -> int:
     from IPython.core.error import UsageError
 
     from .engine.api import build_run
-    from .magics import env_defaults, flag_help_text, parse_gan_train
+    from .magics import GAN, VAE, env_defaults, flag_help_text, parse_gan_train
 
     argv = sys.argv[1:] if argv is None else argv
+    family, argv = _pop_family(list(argv))
+    if family not in FAMILIES:
+        print(
+            f"error: --family expects one of {', '.join(FAMILIES)}, got {family!r}", file=sys.stderr
+        )
+        return 2
+    trainer = VAE if family == "vae" else GAN
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
-        print(flag_help_text())
+        print(f"  {'--family gan|vae':<28} the model family (default: gan)")
+        print(flag_help_text(trainer))
         return 0
     try:
-        args = parse_gan_train(" ".join(shlex.quote(a) for a in argv), env_defaults())
+        line = " ".join(shlex.quote(a) for a in argv)
+        args = parse_gan_train(line, env_defaults(trainer=trainer), trainer)
         run = build_run(args.config)
     except (UsageError, ValueError, TypeError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     run.start()
     print(f"training {run.name!r} on {run.device} -> {run.run_dir}", flush=True)
+    shown = ("loss_d", "loss_g") if family == "gan" else ("elbo", "recon", "kl")
     try:
         while run.wait(timeout=5.0) in ("running", "paused"):
             last = run._history.last()
             target = f"/{run.max_steps}" if run.max_steps else ""
-            losses = "  ".join(f"{k} {last[k]:.3f}" for k in ("loss_d", "loss_g") if k in last)
-            print(
-                f"step {run.step}{target}  {losses}  {run.steps_per_second:.1f} steps/s", flush=True
-            )
+            values = "  ".join(f"{k} {last[k]:.3f}" for k in shown if k in last)
+            rate = f"{run.steps_per_second:.1f} steps/s"
+            print(f"step {run.step}{target}  {values}  {rate}", flush=True)
             if run.status == "paused" and run.message:
                 print(run.message, file=sys.stderr, flush=True)
                 run.stop()

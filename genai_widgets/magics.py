@@ -1,6 +1,6 @@
 """IPython magics, a thin adapter over the Python API: flags parse into the same `GANConfig`
-that `gw.train_gan` builds, the cell body runs in the user's namespace, the run starts and its
-dashboard shows.
+that `gw.train_gan` builds (or the `VAEConfig` of `gw.train_vae`), the cell body runs in the
+user's namespace, the run starts and its dashboard shows.
 
     %load_ext genai_widgets
 
@@ -9,21 +9,24 @@ dashboard shows.
     # data or train_loader (a DataLoader, Dataset or tensor); they override --model / --data
 
     %gan_train --data digits --max-steps 2000 --as run    # the line form: flags only
+    %vae_train --data digits --latent-dim 16 --beta 1 --as vae    # a VAE: the same, with
+    # encoder and decoder as the body's modules
     %gan_runs                                             # name, status, step, steps/s, ...
-    %gan_pause run | %gan_resume all | %gan_stop NAME ...
+    %gan_pause run | %gan_resume all | %gan_stop NAME ... # any run, GAN or VAE
 
-Every `GANConfig` field is a flag (`latent_dim` -> `--latent-dim`); `--as NAME` picks the
-variable the run is bound to (default `run`); `%gan_train --help` lists them all. `none` is
-accepted by the optional ones. Mistakes raise IPython's `UsageError` with one line naming what
-was given and what is accepted, and start nothing; an error in the body shows the body's own
-traceback and starts nothing.
+Every field of the family's config is a flag (`latent_dim` -> `--latent-dim`); `--as NAME`
+picks the variable the run is bound to (default `run`); `%gan_train --help` (`%vae_train
+--help`) lists them all. `none` is accepted by the optional ones. Mistakes raise IPython's
+`UsageError` with one line naming what was given and what is accepted, and start nothing; an
+error in the body shows the body's own traceback and starts nothing.
 
 Where a flag is not given, its value comes from, in order:
-  1. `%config GANTrainMagics.<field> = value` (or an IPython config file),
-  2. the environment variable `GENAI_WIDGETS_<FIELD>` (e.g. `GENAI_WIDGETS_MAX_STEPS=50` for
-     CI-sized runs), read each time the magic runs; `data` has none, because
-     `$GENAI_WIDGETS_DATA` already names where downloaded data sets live,
-  3. the `GANConfig` default.
+  1. `%config GANTrainMagics.<field> = value` (`VAETrainMagics` for `%vae_train`),
+  2. the environment variable `GENAI_WIDGETS_<FIELD>` (`GENAI_WIDGETS_VAE_<FIELD>` for
+     `%vae_train`; e.g. `GENAI_WIDGETS_MAX_STEPS=50` for CI-sized runs), read each time the
+     magic runs; `data` has none, because `$GENAI_WIDGETS_DATA` already names where
+     downloaded data sets live,
+  3. the config dataclass's default.
 """
 
 from __future__ import annotations
@@ -57,15 +60,48 @@ from traitlets.config import Configurable
 from .data import DatasetUnavailableError
 from .engine import config as _config_module
 from .engine.api import build_run
-from .engine.config import DEVICES, LOSSES, GANConfig, make_config
+from .engine.config import (
+    DEVICES,
+    LIKELIHOODS,
+    LOSSES,
+    GANConfig,
+    RunConfig,
+    VAEConfig,
+    build_config,
+)
 from .engine.run import RUNS, Run
 
 ENV_PREFIX = "GENAI_WIDGETS_"
 #: Fields without an environment default: `$GENAI_WIDGETS_DATA` is the data layer's download root.
 NO_ENV = frozenset({"data"})
 DEFAULT_AS = "run"
-#: Names the cell body may bind; only values the body itself (re)binds are used.
-BODY_NAMES = ("generator", "discriminator", "data", "train_loader")
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """What tells the training magics of one model family apart."""
+
+    family: str  # "gan" | "vae"
+    config_class: type[RunConfig]  # the dataclass the flags map onto
+    magic: str  # "gan_train": the magic's name
+    env_prefix: str  # environment defaults: env_prefix + FIELD
+    modules: tuple[str, str]  # names the cell body binds its two modules to
+
+    @property
+    def body_names(self) -> tuple[str, ...]:
+        """Names the cell body may bind; only values the body itself (re)binds are used."""
+        return (*self.modules, "data", "train_loader")
+
+    @property
+    def settings_class(self) -> str:
+        """The `%config` section: GANTrainMagics, VAETrainMagics."""
+        return f"{self.family.upper()}TrainMagics"
+
+
+GAN = Trainer("gan", GANConfig, "gan_train", ENV_PREFIX, ("generator", "discriminator"))
+VAE = Trainer("vae", VAEConfig, "vae_train", ENV_PREFIX + "VAE_", ("encoder", "decoder"))
+#: Names the `%%gan_train` body may bind (kept for callers of the GAN-only version).
+BODY_NAMES = GAN.body_names
 #: Common spellings from other tools, used only to suggest the right flag.
 SYNONYMS = {
     "learning-rate": "lr",
@@ -88,14 +124,26 @@ SYNONYMS = {
     "gpu": "device",
     "epoch": "epochs",
     "n-epochs": "epochs",
+    "kl-weight": "beta",
+    "warmup": "beta-warmup",
+    "kl-warmup": "beta-warmup",
+    "z-dims": "latent-dim",
 }
-#: What the flag form of an object-valued field takes, added to the field's comment.
-FLAG_NOTES = {
-    "data": "As a flag: a data set name or an image folder; objects come from the cell body "
-    "(`data` or `train_loader`)",
-    "model": "As a flag: a registered name (`gw.list_models()`); your own modules come from "
-    "the cell body (`generator` and `discriminator`)",
-}
+
+
+def flag_notes(trainer: Trainer = GAN) -> dict[str, str]:
+    """What the flag form of an object-valued field takes, added to the field's comment."""
+    first, second = trainer.modules
+    return {
+        "data": "As a flag: a data set name or an image folder; objects come from the cell body "
+        "(`data` or `train_loader`)",
+        "model": "As a flag: a registered name (`gw.list_models()`); your own modules come from "
+        f"the cell body (`{first}` and `{second}`)",
+    }
+
+
+#: The GAN's notes (kept for callers of the GAN-only version).
+FLAG_NOTES = flag_notes(GAN)
 _CUDA_INDEX = re.compile(r"cuda:\d+")
 _NUMBER_KINDS = ("int", "float")
 
@@ -105,23 +153,28 @@ def _one_line(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- flag specs
-@lru_cache(maxsize=1)
-def field_help() -> dict[str, str]:
-    """The comment after each `GANConfig` field in config.py: the flags' help text."""
-    try:
-        source = textwrap.dedent(inspect.getsource(GANConfig))
-    except (OSError, TypeError):  # no source shipped: flags still work, without help
-        return {}
-    comments = {
-        tok.start[0]: tok.string.lstrip("#").strip()
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
-        if tok.type == tokenize.COMMENT
-    }
+@lru_cache(maxsize=4)
+def field_help(trainer: Trainer = GAN) -> dict[str, str]:
+    """The comment after each config field in config.py: the flags' help text. A field
+    redeclared by the family's class (a different default) takes that class's comment."""
     out: dict[str, str] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            text = comments.get(node.end_lineno or node.lineno, "")
-            out[node.target.id] = re.sub(r"\b[A-Z][A-Z_]+\b", _expand_constant, text)
+    for cls in reversed(trainer.config_class.__mro__):
+        if not dataclasses.is_dataclass(cls):
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(cls))
+        except (OSError, TypeError):  # no source shipped: flags still work, without help
+            continue
+        comments = {
+            tok.start[0]: tok.string.lstrip("#").strip()
+            for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.COMMENT
+        }
+        for node in ast.parse(source).body[0].body:  # the class body only
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                text = comments.get(node.end_lineno or node.lineno, "")
+                if text:
+                    out[node.target.id] = re.sub(r"\b[A-Z][A-Z_]+\b", _expand_constant, text)
     return out
 
 
@@ -133,15 +186,20 @@ def _expand_constant(match: re.Match[str]) -> str:
     return match.group()
 
 
+#: Kinds of flag whose values are one of a fixed set.
+CHOICES = {"loss": LOSSES, "likelihood": LIKELIHOODS, "device": DEVICES}
+
+
 @dataclass(frozen=True)
 class FlagSpec:
-    """One `GANConfig` field as a flag: how its text is read and described."""
+    """One config field as a flag: how its text is read and described."""
 
     field: str
-    kind: str  # "int" | "float" | "bool" | "loss" | "device" | "model" | "data" | "text"
+    kind: str  # "int" | "float" | "bool" | "loss" | "likelihood" | "device" | "model" | "data" | "text"
     optional: bool  # accepts `none`
     default: Any
     help: str = ""
+    env_prefix: str = ENV_PREFIX
 
     @property
     def flag(self) -> str:
@@ -149,11 +207,11 @@ class FlagSpec:
 
     @property
     def env_var(self) -> str | None:
-        return None if self.field in NO_ENV else ENV_PREFIX + self.field.upper()
+        return None if self.field in NO_ENV else self.env_prefix + self.field.upper()
 
     def choices(self) -> tuple[str, ...]:
-        if self.kind == "loss":
-            return LOSSES
+        if self.kind in ("loss", "likelihood"):
+            return CHOICES[self.kind]
         if self.kind == "device":
             return DEVICES
         if self.kind == "model":
@@ -169,6 +227,7 @@ class FlagSpec:
             "float": "float",
             "bool": "bool",
             "loss": " \\| ".join(LOSSES),
+            "likelihood": " \\| ".join(LIKELIHOODS),
             "device": " \\| ".join((*DEVICES, "cuda:N")),
             "model": "model name",
             "data": "name or path",
@@ -178,7 +237,7 @@ class FlagSpec:
 
     def accepted(self) -> str:
         """What the flag accepts, as a phrase for error messages."""
-        if self.kind in ("loss", "device", "model"):
+        if self.kind in ("loss", "likelihood", "device", "model"):
             names = list(self.choices()) + (["cuda:N"] if self.kind == "device" else [])
             text = "one of " + ", ".join(names)
         else:
@@ -245,8 +304,8 @@ class FlagSpec:
 def _kind_of(name: str, annotation: Any) -> tuple[str, bool]:
     if name in ("data", "model"):  # objects from the body; names and paths as flags
         return name, False
-    if name == "loss":
-        return "loss", False
+    if name in ("loss", "likelihood"):
+        return name, False
     if name == "device":
         return "device", False
     args = typing.get_args(annotation)
@@ -256,30 +315,35 @@ def _kind_of(name: str, annotation: Any) -> tuple[str, bool]:
     return kind, optional
 
 
-@lru_cache(maxsize=1)
-def flag_specs() -> dict[str, FlagSpec]:
-    """Field name -> FlagSpec, one per `GANConfig` field, in the dataclass's order."""
-    hints = typing.get_type_hints(GANConfig)
-    helps = field_help()
+@lru_cache(maxsize=4)
+def flag_specs(trainer: Trainer = GAN) -> dict[str, FlagSpec]:
+    """Field name -> FlagSpec, one per field of the trainer's config (`GANConfig` by default),
+    in the dataclass's order."""
+    cls = trainer.config_class
+    hints = typing.get_type_hints(cls)
+    helps = field_help(trainer)
+    notes = flag_notes(trainer)
     specs = {}
-    for f in dataclasses.fields(GANConfig):
+    for f in dataclasses.fields(cls):
         kind, optional = _kind_of(f.name, hints.get(f.name, Any))
         text = helps.get(f.name, "")
-        if f.name in FLAG_NOTES:
-            text = f"{text}. {FLAG_NOTES[f.name]}" if text else FLAG_NOTES[f.name]
-        specs[f.name] = FlagSpec(f.name, kind, optional, f.default, text)
+        if f.name in notes:
+            text = f"{text}. {notes[f.name]}" if text else notes[f.name]
+        specs[f.name] = FlagSpec(f.name, kind, optional, f.default, text, trainer.env_prefix)
     return specs
 
 
-def _flag_index() -> dict[str, FlagSpec]:
-    return {spec.flag: spec for spec in flag_specs().values()}
+def _flag_index(trainer: Trainer = GAN) -> dict[str, FlagSpec]:
+    return {spec.flag: spec for spec in flag_specs(trainer).values()}
 
 
-def _unknown_flag(flag: str) -> UsageError:
-    known = list(_flag_index()) + ["--as"]
+def _unknown_flag(flag: str, trainer: Trainer = GAN) -> UsageError:
+    known = list(_flag_index(trainer)) + ["--as"]
     bare = flag[2:].replace("_", "-").lower()
     # Candidates: the flags themselves and the synonyms other tools use for them.
-    candidates = {f[2:]: f for f in known} | {k: "--" + v for k, v in SYNONYMS.items()}
+    candidates = {f[2:]: f for f in known} | {
+        k: "--" + v for k, v in SYNONYMS.items() if "--" + v in known
+    }
     close = difflib.get_close_matches(bare, list(candidates), n=1, cutoff=0.6)
     hint = f"; did you mean {candidates[close[0]]}?" if close else ";"
     return UsageError(f"unknown flag {flag}{hint} valid flags: {' '.join(known)}")
@@ -297,22 +361,26 @@ class ParsedFlags:
 
 @dataclass(frozen=True)
 class GanTrainArgs:
-    """A parsed `%gan_train` line: the validated config and the variable to bind."""
+    """A parsed `%gan_train` / `%vae_train` line: the validated config and the variable to bind."""
 
-    config: GANConfig
+    config: Any  # GANConfig | VAEConfig
     as_name: str
     given: dict[str, Any]  # the fields set by flags on this line
     show_help: bool = False
 
 
-def parse_flags(line: str) -> ParsedFlags:
+#: The same for both families.
+TrainArgs = GanTrainArgs
+
+
+def parse_flags(line: str, trainer: Trainer = GAN) -> ParsedFlags:
     """`--flag value` / `--flag=value` pairs -> values; anything else is a UsageError.
     Text after `#` is a comment; quote values that hold spaces."""
     try:
         tokens = shlex.split(line, comments=True, posix=True)
     except ValueError as exc:
         raise UsageError(f"cannot read the flags {line.strip()!r}: {exc}") from None
-    index = _flag_index()
+    index = _flag_index(trainer)
     values: dict[str, Any] = {}
     raw: dict[str, str] = {}
     as_name = None
@@ -327,11 +395,11 @@ def parse_flags(line: str) -> ParsedFlags:
         if not token.startswith("--") or token == "--":
             raise UsageError(
                 f"unexpected argument {token!r}; flags are written --name value "
-                f"(e.g. --data digits --max-steps 2000); see %gan_train --help"
+                f"(e.g. --data digits --max-steps 2000); see %{trainer.magic} --help"
             )
         flag, eq, text = token.partition("=")
         if flag != "--as" and flag not in index:
-            raise _unknown_flag(flag)
+            raise _unknown_flag(flag, trainer)
         spec = index.get(flag)
         if not eq:
             if i >= len(tokens) or tokens[i].startswith("--"):
@@ -356,12 +424,14 @@ def parse_flags(line: str) -> ParsedFlags:
     return ParsedFlags(values, as_name, show_help)
 
 
-def env_defaults(environ: Mapping[str, str] | None = None) -> dict[str, tuple[Any, str]]:
+def env_defaults(
+    environ: Mapping[str, str] | None = None, trainer: Trainer = GAN
+) -> dict[str, tuple[Any, str]]:
     """Field -> (text, "$GENAI_WIDGETS_<FIELD>") for each variable that is set and not empty.
     The text is read like a flag's value when (and only when) the field is not given otherwise."""
     environ = os.environ if environ is None else environ
     out = {}
-    for spec in flag_specs().values():
+    for spec in flag_specs(trainer).values():
         var = spec.env_var
         if var is not None and environ.get(var, "").strip():
             out[spec.field] = (environ[var].strip(), f"${var}")
@@ -378,14 +448,15 @@ def _config_error(exc: Exception, sources: Mapping[str, str]) -> UsageError:
 
 
 def parse_gan_train(
-    line: str, defaults: Mapping[str, tuple[Any, str]] | None = None
+    line: str, defaults: Mapping[str, tuple[Any, str]] | None = None, trainer: Trainer = GAN
 ) -> GanTrainArgs:
-    """Parse a `%gan_train` line into a validated config. `defaults` maps field -> (value,
-    where it came from) and sits under the flags (see the module docstring for the order);
-    a text value is read like a flag's (so `none` is None), any other value is checked.
-    The only outcomes are a `GanTrainArgs` holding a valid config, or a `UsageError`."""
-    parsed = parse_flags(line)
-    specs = flag_specs()
+    """Parse a `%gan_train` line (`trainer=VAE`: a `%vae_train` line) into a validated config.
+    `defaults` maps field -> (value, where it came from) and sits under the flags (see the
+    module docstring for the order); a text value is read like a flag's (so `none` is None),
+    any other value is checked. The only outcomes are a `GanTrainArgs` holding a valid config,
+    or a `UsageError`."""
+    parsed = parse_flags(line, trainer)
+    specs = flag_specs(trainer)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for name, (value, source) in (defaults or {}).items():
@@ -401,10 +472,17 @@ def parse_gan_train(
         values[name] = value
         sources[name] = specs[name].flag
     try:
-        config = make_config(**values)
+        config = build_config(trainer.config_class, values)
     except (ValueError, TypeError) as exc:
         raise _config_error(exc, sources) from None
     return GanTrainArgs(config, parsed.as_name or DEFAULT_AS, parsed.values, parsed.show_help)
+
+
+def parse_vae_train(
+    line: str, defaults: Mapping[str, tuple[Any, str]] | None = None
+) -> GanTrainArgs:
+    """Parse a `%vae_train` line into a validated `VAEConfig` (see `parse_gan_train`)."""
+    return parse_gan_train(line, defaults, VAE)
 
 
 # ---------------------------------------------------------------------------- help and README
@@ -417,10 +495,10 @@ def _metavar(spec: FlagSpec) -> str:
     return f"{name}|none" if spec.optional else name
 
 
-def flag_help_text() -> str:
+def flag_help_text(trainer: Trainer = GAN) -> str:
     """Plain-text list of the flags (`%gan_train --help` and the magic's docstring)."""
     lines = []
-    for spec in flag_specs().values():
+    for spec in flag_specs(trainer).values():
         left = f"  {spec.flag} {_metavar(spec)}"
         text = spec.help
         if spec.kind == "device" and spec.accepted() not in text:
@@ -430,13 +508,13 @@ def flag_help_text() -> str:
     return "\n".join(lines)
 
 
-def flag_table_markdown() -> str:
-    """The README's flag table: one row per `GANConfig` field, generated so it cannot drift."""
+def flag_table_markdown(trainer: Trainer = GAN) -> str:
+    """The README's flag table: one row per config field, generated so it cannot drift."""
     rows = [
         "| flag | type | default | environment | help |",
         "|---|---|---|---|---|",
     ]
-    for spec in flag_specs().values():
+    for spec in flag_specs(trainer).values():
         env = (
             f"`{spec.env_var}`"
             if spec.env_var
@@ -471,10 +549,12 @@ class RunTable:
         rows = []
         for name, run in list(runs.items()):
             history = run.history
+            # A GAN's losses; a VAE has none, so its ELBO and terms.
+            headline = [c for c in history if c.startswith("loss")] or [
+                c for c in ("elbo", "recon", "kl") if c in history
+            ]
             losses = ", ".join(
-                f"{col} {history[col][-1]:.4g}"
-                for col in history
-                if col.startswith("loss") and len(history[col])
+                f"{col} {history[col][-1]:.4g}" for col in headline if len(history[col])
             )
             target = run.max_steps
             rate = run.steps_per_second if run.status == "running" else 0.0
@@ -492,7 +572,7 @@ class RunTable:
 
     def __repr__(self) -> str:
         if not self.rows:
-            return "no GAN runs yet; start one with %gan_train"
+            return "no runs yet; start one with %gan_train or %vae_train"
         widths = {c: max(len(c), *(len(r[c]) for r in self.rows)) for c in self.COLUMNS}
         lines = ["  ".join(c.ljust(widths[c]) for c in self.COLUMNS).rstrip()]
         lines += [
@@ -512,9 +592,9 @@ class RunTable:
 
 
 # ---------------------------------------------------------------------------- the magics
-def _config_traits() -> dict[str, traitlets.TraitType]:
+def _config_traits(trainer: Trainer = GAN) -> dict[str, traitlets.TraitType]:
     out: dict[str, traitlets.TraitType] = {}
-    for spec in flag_specs().values():
+    for spec in flag_specs(trainer).values():
         trait_type = {"int": traitlets.Int, "float": traitlets.Float, "bool": traitlets.Bool}.get(
             spec.kind, traitlets.Unicode
         )
@@ -525,14 +605,23 @@ def _config_traits() -> dict[str, traitlets.TraitType]:
     return out
 
 
-# The traits are generated from GANConfig, so they live on a generated base class;
-# `%config GANTrainMagics.<field>` finds them through the subclass.
+# The traits are generated from the config dataclasses, so they live on generated base
+# classes; `%config GANTrainMagics.<field>` finds them through the subclass.
 GANConfigDefaults = traitlets.MetaHasTraits(
     "GANConfigDefaults",
     (Configurable,),
     {
-        **_config_traits(),
+        **_config_traits(GAN),
         "__doc__": "Magic defaults: one trait per GANConfig field.",
+        "__module__": __name__,
+    },
+)
+VAEConfigDefaults = traitlets.MetaHasTraits(
+    "VAEConfigDefaults",
+    (Configurable,),
+    {
+        **_config_traits(VAE),
+        "__doc__": "Magic defaults: one trait per VAEConfig field.",
         "__module__": __name__,
     },
 )
@@ -547,14 +636,15 @@ def _show(run: Run) -> None:
     display(view)
 
 
-@magics_class
-class GANTrainMagics(Magics, GANConfigDefaults):  # type: ignore[misc, valid-type]
-    """`%%gan_train`, `%gan_train`, `%gan_runs`, `%gan_pause`, `%gan_resume`, `%gan_stop`."""
+class _TrainMagics(Magics):
+    """What `%gan_train` and `%vae_train` share: defaults, the body, starting the run."""
+
+    trainer: typing.ClassVar[Trainer]
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
         self._assigned: set[str] = set()
-        self.observe(self._record_assignment, names=list(flag_specs()))
+        self.observe(self._record_assignment, names=list(flag_specs(self.trainer)))
 
     def _record_assignment(self, change: Any) -> None:
         self._assigned.add(change["name"])
@@ -563,20 +653,19 @@ class GANTrainMagics(Magics, GANConfigDefaults):  # type: ignore[misc, valid-typ
     def magic_defaults(self) -> dict[str, tuple[Any, str]]:
         """Field -> (value, where it came from) for every field not left at its default:
         `%config GANTrainMagics.<field>` over `$GENAI_WIDGETS_<FIELD>`."""
-        out = env_defaults()
+        out = env_defaults(trainer=self.trainer)
         section_name = type(self).__name__
         section = self.config.get(section_name, {})
-        for name in flag_specs():
+        for name in flag_specs(self.trainer):
             if name in section or name in self._assigned:
                 out[name] = (getattr(self, name), f"{section_name}.{name}")
         return out
 
-    # ------------------------------------------------------------------ %gan_train
-    @line_cell_magic
-    def gan_train(self, line: str, cell: str | None = None) -> None:
-        args = parse_gan_train(line, self.magic_defaults())
+    # ------------------------------------------------------------------ %gan_train / %vae_train
+    def _train(self, line: str, cell: str | None, doc: str | None) -> None:
+        args = parse_gan_train(line, self.magic_defaults(), self.trainer)
         if args.show_help:
-            print(self.gan_train.__doc__)
+            print(doc)
             return
         config = args.config
         if cell is not None and cell.strip():
@@ -605,11 +694,12 @@ class GANTrainMagics(Magics, GANConfigDefaults):  # type: ignore[misc, valid-typ
         _show(run)
 
     def _run_body(self, cell: str) -> dict[str, Any]:
-        """Run the body in the user's namespace; return the BODY_NAMES it (re)bound.
+        """Run the body in the user's namespace; return the body names it (re)bound.
         Its exceptions propagate as themselves, showing only the body's frames."""
         shell = self.shell
         ns = shell.user_ns
-        before = {name: ns[name] for name in BODY_NAMES if name in ns}
+        names = self.trainer.body_names
+        before = {name: ns[name] for name in names if name in ns}
         # A leading newline keeps the traceback's line numbers equal to the cell's
         # (line 1 is the %%gan_train line).
         source = "\n" + shell.transform_cell(cell)
@@ -622,28 +712,27 @@ class GANTrainMagics(Magics, GANConfigDefaults):  # type: ignore[misc, valid-typ
             raise
         return {
             name: ns[name]
-            for name in BODY_NAMES
+            for name in names
             if name in ns and (name not in before or ns[name] is not before[name])
         }
 
-    @staticmethod
-    def _apply_body(config: GANConfig, found: dict[str, Any]) -> GANConfig:
+    @classmethod
+    def _apply_body(cls, config: Any, found: dict[str, Any]) -> Any:
         changes: dict[str, Any] = {}
         if "train_loader" in found:  # the loader carries the batching the user chose
             changes["data"] = found["train_loader"]
         elif "data" in found:
             changes["data"] = found["data"]
-        has_g, has_d = "generator" in found, "discriminator" in found
-        if has_g != has_d:
-            given, missing = (
-                ("generator", "discriminator") if has_g else ("discriminator", "generator")
-            )
+        first, second = cls.trainer.modules
+        has_first, has_second = first in found, second in found
+        if has_first != has_second:
+            given, missing = (first, second) if has_first else (second, first)
             raise UsageError(
                 f"the cell body defines {given} but not {missing}; define both as nn.Module "
                 f"instances (or neither, to use --model)"
             )
-        if has_g:
-            for role in ("generator", "discriminator"):
+        if has_first:
+            for role in (first, second):
                 module = found[role]
                 if isinstance(module, type) and issubclass(module, nn.Module):
                     raise UsageError(
@@ -654,8 +743,20 @@ class GANTrainMagics(Magics, GANConfigDefaults):  # type: ignore[misc, valid-typ
                     raise UsageError(
                         f"{role} must be a torch.nn.Module instance, got {type(module).__name__}"
                     )
-            changes["model"] = (found["generator"], found["discriminator"])
+            changes["model"] = (found[first], found[second])
         return config.replace(**changes) if changes else config
+
+
+@magics_class
+class GANTrainMagics(_TrainMagics, GANConfigDefaults):  # type: ignore[misc, valid-type]
+    """`%%gan_train`, `%gan_train`, `%gan_runs`, `%gan_pause`, `%gan_resume`, `%gan_stop`
+    (the run-control magics act on every run, GAN or VAE)."""
+
+    trainer = GAN
+
+    @line_cell_magic
+    def gan_train(self, line: str, cell: str | None = None) -> None:
+        self._train(line, cell, self.gan_train.__doc__)
 
     # ------------------------------------------------------------------ run control
     @line_magic
@@ -738,6 +839,17 @@ class GANTrainMagics(Magics, GANConfigDefaults):  # type: ignore[misc, valid-typ
         return chosen
 
 
+@magics_class
+class VAETrainMagics(_TrainMagics, VAEConfigDefaults):  # type: ignore[misc, valid-type]
+    """`%%vae_train` and `%vae_train`; `%gan_runs`, `%gan_pause`, ... control VAE runs too."""
+
+    trainer = VAE
+
+    @line_cell_magic
+    def vae_train(self, line: str, cell: str | None = None) -> None:
+        self._train(line, cell, self.vae_train.__doc__)
+
+
 def _render_body_traceback(shell: Any, exc: BaseException) -> None:
     """Make IPython show the body's frames only, not the magic machinery above them."""
     tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
@@ -764,17 +876,38 @@ Defaults: flag > %config GANTrainMagics.<field> > $GENAI_WIDGETS_<FIELD> > GANCo
 """
 
 
+VAETrainMagics.vae_train.__doc__ = f"""Train a VAE in a background thread; the dashboard shows at once.
+
+    %%vae_train [flags] [--as NAME]
+    <optional body: may define encoder, decoder, data or train_loader>
+
+    %vae_train [flags] [--as NAME]
+
+The run is bound to NAME (default `{DEFAULT_AS}`). Flags (`none` for the optional ones):
+
+{flag_help_text(VAE)}
+
+Defaults: flag > %config VAETrainMagics.<field> > $GENAI_WIDGETS_VAE_<FIELD> > VAEConfig default.
+"""
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext genai_widgets`: register the magics (replacing any earlier instance)."""
-    ipython.configurables[:] = [
-        c for c in ipython.configurables if type(c).__name__ != GANTrainMagics.__name__
-    ]
+    names = (GANTrainMagics.__name__, VAETrainMagics.__name__)
+    ipython.configurables[:] = [c for c in ipython.configurables if type(c).__name__ not in names]
     ipython.register_magics(GANTrainMagics(ipython))
+    ipython.register_magics(VAETrainMagics(ipython))
 
 
 __all__ = [
+    "GAN",
+    "VAE",
+    "Trainer",
     "GANTrainMagics",
+    "VAETrainMagics",
     "GanTrainArgs",
+    "TrainArgs",
+    "parse_vae_train",
     "RunTable",
     "flag_specs",
     "flag_table_markdown",

@@ -45,3 +45,42 @@ def test_cli_bad_flag_is_one_line(tmp_path):
     )
     assert out.returncode == 2
     assert out.stderr.strip() == "error: --lr expects a number, got 'fast'"
+
+
+def test_cli_trains_a_vae_with_family_vae(tmp_path):
+    run_dir = tmp_path / "cli-vae"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genai_widgets",
+            "--family",
+            "vae",
+            "--image-size",
+            "16",
+            "--width",
+            "8",
+            "--latent-dim",
+            "4",
+            "--max-steps",
+            "8",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(run_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "finished at step 8" in out.stdout
+    run = gw.load_run(run_dir)
+    assert run.family.name == "vae" and run.step == 8 and len(run.history["elbo"]) == 8
+    bad = subprocess.run(
+        [sys.executable, "-m", "genai_widgets", "--family", "vae", "--n-critic", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error: unknown flag --n-critic")

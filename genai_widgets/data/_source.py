@@ -235,6 +235,32 @@ class DataSource:
         _check_batch_size(batch_size, len(self))
         return _TensorBatches(self.tensor, batch_size, seed)
 
+    def split(self, fraction: float, *, seed: int) -> tuple[DataSource, DataSource | None]:
+        """(training part, held-out part): `fraction` of the items, drawn with `seed`, are held
+        out (labels and classes follow them). A DataLoader source, or `fraction` 0, holds
+        nothing out: (self, None)."""
+        if self.tensor is None or fraction <= 0:
+            return self, None
+        n = len(self)
+        held = min(n - 1, max(1, round(n * fraction)))
+        if held < 1:
+            raise ValueError(f"{self.name} has {n} item(s): too few to hold any out")
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        parts = []
+        for index, name in ((order[held:], self.name), (order[:held], f"{self.name} (held out)")):
+            index = index.sort().values
+            parts.append(
+                DataSource(
+                    name=name,
+                    tensor=self.tensor[index],
+                    labels=None if self.labels is None else self.labels[index],
+                    classes=self.classes,
+                    modes=self.modes,
+                    mode_std=self.mode_std,
+                )
+            )
+        return parts[0], parts[1]
+
     def first_batch(self, batch_size: int, *, seed: int = 0) -> torch.Tensor:
         """The first batch `batches(batch_size, seed=seed)` yields, without advancing any
         iterator (for a DataLoader: its first batch, read when the source was built)."""

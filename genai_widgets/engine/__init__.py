@@ -1,24 +1,38 @@
-"""The headless engine: losses, the GAN step, the `Run` thread, its store and checkpoints.
-Nothing here imports a widget library."""
+"""The headless engine: losses, the GAN and VAE steps, the `Run` thread that trains any model
+family, its store and checkpoints. Nothing here imports a widget library."""
 
-from .api import build_run, load_run, train_gan
+from .api import build_run, load_run, train_gan, train_vae
 from .checkpoint import CheckpointError
-from .config import GANConfig, make_config
+from .config import GANConfig, RunConfig, VAEConfig, make_config, make_vae_config
+from .family import Family
+from .gan_family import GANFamily
 from .gan_step import GANParts, NonFiniteLossError, gan_step
 from .losses import GANLoss, HingeLoss, MinimaxLoss, NonSaturatingLoss, WGANGPLoss, get_loss
 from .run import RUNS, Event, Run, interpolate_latents
+from .vae_family import VAEFamily
+from .vae_step import VAEParts, elbo_terms, vae_step
 
 __all__ = [
     "train_gan",
+    "train_vae",
     "load_run",
     "build_run",
     "Run",
     "Event",
     "RUNS",
+    "RunConfig",
     "GANConfig",
+    "VAEConfig",
     "make_config",
+    "make_vae_config",
+    "Family",
+    "GANFamily",
+    "VAEFamily",
     "GANParts",
     "gan_step",
+    "VAEParts",
+    "vae_step",
+    "elbo_terms",
     "NonFiniteLossError",
     "CheckpointError",
     "GANLoss",

@@ -1,5 +1,5 @@
-"""`train_gan` and `load_run`: validate everything before a thread starts, then hand over to
-`Run`. Errors here say what was given and what is accepted."""
+"""`train_gan`, `train_vae` and `load_run`: validate everything before a thread starts, then
+hand over to `Run`. Errors here say what was given and what is accepted."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 from .checkpoint import list_checkpoints, load_checkpoint
-from .config import GANConfig, make_config
+from .config import CONFIGS, GANConfig, RunConfig, VAEConfig, build_config, make_config
 from .run import RUNS, Run, _default_name, resolve_device
+from .vae_family import VAEFamily, build_vae_modules, probe_vae
 
 
-def _build_data(config: GANConfig):
+def _build_data(config: RunConfig):
     from ..data import get_dataset
 
     return get_dataset(
@@ -44,8 +45,15 @@ def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANCon
         return generator, discriminator, config
     if not isinstance(model, str):
         raise TypeError(
-            f"model must be a registered name ({', '.join(list_models())}) or a "
+            f"model must be a registered name ({', '.join(list_models('gan'))}) or a "
             f"(generator, discriminator) pair of nn.Module; got {type(model).__name__}"
+        )
+    from ..models import model_family
+
+    if model in list_models() and model_family(model) != "gan":
+        raise ValueError(
+            f"model {model!r} is a {model_family(model).upper()} model; a GAN needs one of "
+            f"{', '.join(list_models('gan'))} (or train it with gw.train_vae / %vae_train)"
         )
     if data.kind == "points":
         if model == "dcgan":  # the default: 2-D points need the MLP, not convolutions
@@ -130,12 +138,12 @@ def _probe(
     return latent_shape
 
 
-def _prepare_run_dir(config: GANConfig) -> tuple[Path, GANConfig]:
+def _prepare_run_dir(config: RunConfig) -> tuple[Path, Any]:
     if config.run_dir:
         run_dir = Path(config.run_dir)
         name = config.name or run_dir.name
     else:
-        name = config.name or _default_name()
+        name = config.name or _default_name(config.family)
         run_dir = Path(os.getcwd()) / "runs" / name
     if (run_dir / "config.json").exists() or list_checkpoints(run_dir):
         raise FileExistsError(
@@ -146,16 +154,23 @@ def _prepare_run_dir(config: GANConfig) -> tuple[Path, GANConfig]:
     return run_dir, config.replace(name=name)
 
 
-def build_run(config: GANConfig) -> Run:
-    """Everything `train_gan` does except starting the thread."""
-    device = resolve_device(config.device)
-    data = _build_data(config)
-    generator, discriminator, config = _build_models(config, data)
-    latent_shape = _probe(generator, discriminator, data, config, device)
+def _check_name_free(config: RunConfig) -> None:
     if config.name in RUNS and RUNS[config.name].status in ("running", "paused"):
         raise ValueError(
             f"a run named {config.name!r} is still {RUNS[config.name].status}; stop it or pick another name"
         )
+
+
+def build_run(config: RunConfig) -> Run:
+    """Everything `train_gan` / `train_vae` does except starting the thread; the config's
+    class (GANConfig, VAEConfig) picks the family."""
+    if isinstance(config, VAEConfig):
+        return build_vae_run(config)
+    device = resolve_device(config.device)
+    data = _build_data(config)
+    generator, discriminator, config = _build_models(config, data)
+    latent_shape = _probe(generator, discriminator, data, config, device)
+    _check_name_free(config)
     run_dir, config = _prepare_run_dir(config)
     return Run(
         config,
@@ -210,6 +225,79 @@ def train_gan(
     return build_run(config).start()
 
 
+def _vae_data(config: VAEConfig):
+    """The training part and the held-out part (`test_fraction`, drawn with seed + 4)."""
+    return _build_data(config).split(config.test_fraction, seed=config.seed + 4)
+
+
+def build_vae_run(config: VAEConfig) -> Run:
+    """Everything `train_vae` does except starting the thread."""
+    device = resolve_device(config.device)
+    data, held_out = _vae_data(config)
+    encoder, decoder = build_vae_modules(config, data)
+    latent_shape = probe_vae(encoder, decoder, data, config, device)
+    _check_name_free(config)
+    run_dir, config = _prepare_run_dir(config)
+    settings = {k: getattr(config, k) for k in VAEConfig.settable}
+    family = VAEFamily(
+        config, encoder, decoder, latent_shape, device, settings, tuple(data.sample_shape)
+    )
+    return Run(
+        config,
+        family=family,
+        data_source=data,
+        held_out=held_out,
+        device=device,
+        run_dir=run_dir,
+    )
+
+
+def train_vae(
+    data: Any = "digits",
+    model: Any = "conv-vae",
+    latent_dim: int = 16,
+    beta: float = 1.0,
+    image_size: int = 32,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    max_steps: int | None = None,
+    epochs: float | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    name: str | None = None,
+    run_dir: str | os.PathLike | None = None,
+    **options: Any,
+) -> Run:
+    """Start training a VAE in a background thread and return its `Run` at once.
+
+    `data`: as for `train_gan` (images); `test_fraction` of in-memory data is held out for
+    the held-out ELBO (`run.evaluate()`) and the latent scatter. `model`: "conv-vae" or an
+    `(encoder, decoder)` pair of modules (the encoder returns `(mu, logvar)` or one tensor of
+    2 * latent_dim values per image; the decoder maps z to pixel logits, or to pixel means
+    with `likelihood="gaussian"`). `beta` weights the KL term (`beta_warmup` steps of linear
+    warm-up from 0). Other options are the fields of `VAEConfig`."""
+    config = build_config(
+        VAEConfig,
+        dict(
+            data=data,
+            model=model,
+            latent_dim=latent_dim,
+            beta=beta,
+            image_size=image_size,
+            batch_size=batch_size,
+            lr=lr,
+            max_steps=max_steps,
+            epochs=epochs,
+            device=device,
+            seed=seed,
+            name=name,
+            run_dir=run_dir,
+            **options,
+        ),
+    )
+    return build_run(config).start()
+
+
 def load_run(
     path: str | os.PathLike,
     *,
@@ -220,14 +308,20 @@ def load_run(
 ) -> Run:
     """Open a run directory at its latest checkpoint. The run is "stopped"; `resume()`
     continues training from the saved step with optimizer, RNG and data position restored.
+    The family (GAN, VAE) comes from the directory's `config.json`.
 
     Runs trained on your own modules or data objects need them again: `model=(generator,
-    discriminator)` (same architecture) and `data=...` to continue training."""
+    discriminator)` or `model=(encoder, decoder)` (same architecture) and `data=...` to
+    continue training."""
     run_dir = Path(path)
     config_file = run_dir / "config.json"
     if not config_file.exists():
         raise FileNotFoundError(f"{run_dir} is not a genai_widgets run directory (no config.json)")
     saved = json.loads(config_file.read_text())
+    family = saved.pop("family", None) or "gan"  # runs from before families were recorded
+    if family not in CONFIGS:
+        raise ValueError(f"{config_file} names an unknown model family {family!r}")
+    config_class = CONFIGS[family]
     ckpt_path = Path(checkpoint) if checkpoint else (list_checkpoints(run_dir) or [None])[-1]
     if ckpt_path is None:
         raise FileNotFoundError(
@@ -246,16 +340,20 @@ def load_run(
     data_arg = restored("data", data)
     model_arg = restored("model", model)
     if model_arg is None:
+        pair = "encoder, decoder" if family == "vae" else "generator, discriminator"
         raise ValueError(
             f"this run was trained on your own modules ({saved.get('model')}); pass them again: "
-            f"gw.load_run({str(run_dir)!r}, model=(generator, discriminator))"
+            f"gw.load_run({str(run_dir)!r}, model=({pair}))"
         )
     fields = {k: v for k, v in saved.items() if k not in ("data", "model")}
     fields.update(state.get("settings", {}))
     fields.update(run_dir=str(run_dir), device=device or saved.get("device", "auto"))
-    config = make_config(
-        data=data_arg if data_arg is not None else "digits", model=model_arg, **fields
+    config = build_config(
+        config_class,
+        dict(data=data_arg if data_arg is not None else "digits", model=model_arg, **fields),
     )
+    if isinstance(config, VAEConfig):
+        return _load_vae_run(config, state, run_dir, has_data=data_arg is not None)
     torch_device = resolve_device(config.device)
     source = None
     if data_arg is not None:
@@ -290,6 +388,44 @@ def load_run(
         checkpoint=state,
     )
     return run
+
+
+def _load_vae_run(config: VAEConfig, state: dict[str, Any], run_dir: Path, has_data: bool) -> Run:
+    from ..models import get_model
+
+    torch_device = resolve_device(config.device)
+    source = held_out = None
+    if has_data:
+        source, held_out = _vae_data(config)  # the same split as when it trained (seeded)
+    if source is not None:
+        sample_shape: tuple[int, ...] = tuple(source.sample_shape)
+    elif isinstance(config.model, (tuple, list)):
+        sample_shape = ()  # unknown without data: encode() then checks no shape
+    else:  # no data given: the image shape from the decoder's last layer and the config
+        channels = int(state["decoder"][_last_weight(state["decoder"])].shape[1])
+        sample_shape = (channels, config.image_size, config.image_size)
+    if isinstance(config.model, (tuple, list)):
+        encoder, decoder = config.model
+    else:
+        encoder, decoder = get_model(
+            config.model,
+            image_size=sample_shape[-1],
+            channels=sample_shape[0],
+            latent_dim=config.latent_dim,
+            width=config.width,
+        )
+    settings = {k: getattr(config, k) for k in VAEConfig.settable}
+    latent_shape = tuple(state.get("latent_shape", (config.latent_dim,)))
+    family = VAEFamily(config, encoder, decoder, latent_shape, torch_device, settings, sample_shape)
+    return Run(
+        config,
+        family=family,
+        data_source=source,
+        held_out=held_out,
+        device=torch_device,
+        run_dir=run_dir,
+        checkpoint=state,
+    )
 
 
 def _last_weight(state_dict: dict[str, torch.Tensor]) -> str:

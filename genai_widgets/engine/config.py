@@ -1,7 +1,10 @@
-"""The one configuration object a GAN run is built from.
+"""The configuration objects runs are built from: one frozen dataclass per model family.
 
-`gw.train_gan(**kw)` and the `%%gan_train` magic both build a `GANConfig`; magic flags map one
-to one onto its fields (`--latent-dim` -> `latent_dim`).
+`RunConfig` holds the fields every family shares (data, sizes, optimizer, budget, run
+directory); `GANConfig` and `VAEConfig` add their own and redeclare only the shared fields whose
+default differs. `gw.train_gan(**kw)` / `%%gan_train` build a `GANConfig`, `gw.train_vae(**kw)` /
+`%%vae_train` a `VAEConfig`; magic flags map one to one onto their fields
+(`--latent-dim` -> `latent_dim`).
 """
 
 from __future__ import annotations
@@ -10,32 +13,32 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 LOSSES = ("nonsaturating", "minimax", "wgan-gp", "hinge")
+LIKELIHOODS = ("bernoulli", "gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INTERPOLATIONS = ("slerp", "lerp")
 
 
 @dataclass(frozen=True)
-class GANConfig:
-    """Everything that defines a GAN run. Objects (datasets, modules) are allowed for `data`
-    and `model`; everything else is plain JSON-able data."""
+class RunConfig:
+    """Fields every family shares. Objects (datasets, modules) are allowed for `data` and
+    `model`; everything else is plain JSON-able data. Not used on its own."""
+
+    family: ClassVar[str] = ""
+    settable: ClassVar[tuple[str, ...]] = ()
 
     data: Any = "digits"  # name, Dataset, DataLoader, tensor or image-folder path
-    model: Any = "dcgan"  # registry name or a (generator, discriminator) pair
-    loss: str = "nonsaturating"  # one of LOSSES
+    model: Any = None  # registry name or the family's pair of modules
     latent_dim: int = 64  # size of z, the generator's input
-    image_size: int = 32  # side of the square images the models see (16, 32 or 64 for dcgan)
+    image_size: int = 32  # side of the square images (16, 32 or 64 for the built-in models)
     channels: int | None = None  # image channels; None takes them from the data
     width: int = 64  # base number of feature maps in the dcgan convolutions
     batch_size: int = 64  # real images per discriminator update
     lr: float = 2e-4  # Adam learning rate, both networks (DCGAN paper)
-    lr_d: float | None = None  # discriminator learning rate if different from lr
     beta1: float = 0.5  # Adam beta1 (DCGAN paper: 0.5 is steadier than 0.9)
     beta2: float = 0.999  # Adam beta2
-    n_critic: int = 1  # discriminator updates per generator update (5 is usual for wgan-gp)
-    gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
     max_steps: int | None = None  # stop after this many generator updates
     epochs: float | None = None  # or after this many passes over the data
     device: str = "auto"  # auto picks cuda, then mps, then cpu
@@ -47,11 +50,12 @@ class GANConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0: only on save/stop)
     log_every: int = 1  # steps between metric rows written to the store
 
-    def replace(self, **changes: Any) -> GANConfig:
+    def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for config.json; objects are recorded by their type, not pickled."""
+        """Plain data for config.json; objects are recorded by their type, not pickled. The
+        family is recorded too, so `gw.load_run` rebuilds the right kind of run."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -61,16 +65,70 @@ class GANConfig:
                 out[f.name] = f"<{', '.join(type(v).__name__ for v in value)}>"
             else:
                 out[f.name] = f"<{type(value).__name__}>"
+        out["family"] = self.family
         return out
 
 
-def config_fields() -> list[dataclasses.Field]:
-    return list(dataclasses.fields(GANConfig))
+@dataclass(frozen=True)
+class GANConfig(RunConfig):
+    """Everything that defines a GAN run."""
+
+    family: ClassVar[str] = "gan"
+    # Fields whose change mid-run `Run.set` accepts.
+    settable: ClassVar[tuple[str, ...]] = (
+        "lr", "lr_d", "n_critic", "gp_weight", "max_steps", "sample_every", "beta1", "beta2",
+    )  # fmt: skip
+
+    model: Any = "dcgan"  # registry name or a (generator, discriminator) pair
+    loss: str = "nonsaturating"  # one of LOSSES
+    lr_d: float | None = None  # discriminator learning rate if different from lr
+    n_critic: int = 1  # discriminator updates per generator update (5 is usual for wgan-gp)
+    gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
+
+    def replace(self, **changes: Any) -> GANConfig:
+        return dataclasses.replace(self, **changes)
 
 
-def make_config(**kwargs: Any) -> GANConfig:
-    """Build and validate a GANConfig; unknown keys raise TypeError listing the valid ones."""
-    valid = {f.name for f in dataclasses.fields(GANConfig)}
+@dataclass(frozen=True)
+class VAEConfig(RunConfig):
+    """Everything that defines a VAE run: the shared fields, the KL weight `beta` with its
+    warm-up, the likelihood the reconstruction term uses, and the held-out share of the data."""
+
+    family: ClassVar[str] = "vae"
+    settable: ClassVar[tuple[str, ...]] = (
+        "lr", "beta", "beta_warmup", "max_steps", "sample_every", "beta1", "beta2",
+    )  # fmt: skip
+
+    model: Any = "conv-vae"  # registry name or an (encoder, decoder) pair
+    latent_dim: int = 16  # size of z, the encoder's output and the decoder's input
+    width: int = 32  # base number of feature maps in the conv-vae convolutions
+    batch_size: int = 64  # images per update
+    lr: float = 1e-3  # Adam learning rate (encoder and decoder)
+    beta1: float = 0.9  # Adam beta1
+    max_steps: int | None = None  # stop after this many updates
+    sample_every: int = 50  # steps between snapshots of samples from the prior
+    n_samples: int = 64  # prior samples per snapshot (fixed z, the grid)
+    beta: float = 1.0  # weight of the KL term: 1 trains on the ELBO, > 1 is a beta-VAE
+    beta_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to beta (0: none)
+    likelihood: str = "bernoulli"  # one of LIKELIHOODS: how the decoder's output scores an image
+    likelihood_std: float = 0.1  # std of the gaussian likelihood, on the [-1, 1] pixel scale
+    test_fraction: float = 0.1  # share of in-memory data held out: held-out ELBO, latent scatter
+
+    def replace(self, **changes: Any) -> VAEConfig:
+        return dataclasses.replace(self, **changes)
+
+
+#: Config class of each family, by the name `config.json` records.
+CONFIGS: dict[str, type[RunConfig]] = {"gan": GANConfig, "vae": VAEConfig}
+
+
+def config_fields(cls: type[RunConfig] = GANConfig) -> list[dataclasses.Field]:
+    return list(dataclasses.fields(cls))
+
+
+def build_config(cls: type[RunConfig], kwargs: dict[str, Any]) -> Any:
+    """Build and validate a `cls`; unknown keys raise TypeError listing the valid ones."""
+    valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise TypeError(
@@ -78,10 +136,20 @@ def make_config(**kwargs: Any) -> GANConfig:
             f"valid options are: {', '.join(sorted(valid))}"
         )
     if "run_dir" in kwargs and isinstance(kwargs["run_dir"], os.PathLike):
-        kwargs["run_dir"] = os.fspath(kwargs["run_dir"])
-    config = GANConfig(**kwargs)
+        kwargs = {**kwargs, "run_dir": os.fspath(kwargs["run_dir"])}
+    config = cls(**kwargs)
     validate_config(config)
     return config
+
+
+def make_config(**kwargs: Any) -> GANConfig:
+    """Build and validate a GANConfig; unknown keys raise TypeError listing the valid ones."""
+    return build_config(GANConfig, kwargs)
+
+
+def make_vae_config(**kwargs: Any) -> VAEConfig:
+    """Build and validate a VAEConfig; unknown keys raise TypeError listing the valid ones."""
+    return build_config(VAEConfig, kwargs)
 
 
 def _positive_int(name: str, value: Any, *, allow_none: bool = False, minimum: int = 1) -> None:
@@ -100,9 +168,18 @@ def _positive_float(name: str, value: Any, *, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be finite, got {value!r}")
 
 
-def validate_config(c: GANConfig) -> None:
+def _finite_non_negative(name: str, value: Any) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value < float("inf")
+    ):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def validate_config(c: RunConfig) -> None:
     """Check the plain fields; data and model are checked when they are built."""
-    if c.loss not in LOSSES:
+    if isinstance(c, GANConfig) and c.loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {c.loss!r}")
     if not isinstance(c.device, str) or not (
         c.device in DEVICES or re.fullmatch(r"cuda:\d+", c.device)
@@ -116,18 +193,16 @@ def validate_config(c: GANConfig) -> None:
     _positive_int("width", c.width)
     _positive_int("batch_size", c.batch_size)
     _positive_float("lr", c.lr)
-    _positive_float("lr_d", c.lr_d, allow_none=True)
     for name in ("beta1", "beta2"):
         value = getattr(c, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    _positive_int("n_critic", c.n_critic)
-    if (
-        isinstance(c.gp_weight, bool)
-        or not isinstance(c.gp_weight, (int, float))
-        or not 0 <= c.gp_weight < float("inf")
-    ):
-        raise ValueError(f"gp_weight must be a finite number >= 0, got {c.gp_weight!r}")
+    if isinstance(c, GANConfig):
+        _positive_float("lr_d", c.lr_d, allow_none=True)
+        _positive_int("n_critic", c.n_critic)
+        _finite_non_negative("gp_weight", c.gp_weight)
+    if isinstance(c, VAEConfig):
+        _validate_vae(c)
     _positive_int("max_steps", c.max_steps, allow_none=True)
     _positive_float("epochs", c.epochs, allow_none=True)
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
@@ -142,7 +217,34 @@ def validate_config(c: GANConfig) -> None:
         raise ValueError(f"run_dir must be a path string, got {type(c.run_dir).__name__}")
 
 
-# Fields whose change mid-run `Run.set` accepts.
-SETTABLE = ("lr", "lr_d", "n_critic", "gp_weight", "max_steps", "sample_every", "beta1", "beta2")
+def _validate_vae(c: VAEConfig) -> None:
+    if c.likelihood not in LIKELIHOODS:
+        raise ValueError(
+            f"likelihood must be one of {', '.join(LIKELIHOODS)}; got {c.likelihood!r}"
+        )
+    _finite_non_negative("beta", c.beta)
+    _positive_int("beta_warmup", c.beta_warmup, minimum=0)
+    _positive_float("likelihood_std", c.likelihood_std)
+    value = c.test_fraction
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"test_fraction must be in [0, 1), got {value!r}")
 
-__all__ = ["GANConfig", "LOSSES", "DEVICES", "SETTABLE", "make_config", "validate_config", "field"]
+
+# Fields whose change mid-run `Run.set` accepts on a GAN (each config class has `settable`).
+SETTABLE = GANConfig.settable
+
+__all__ = [
+    "RunConfig",
+    "GANConfig",
+    "VAEConfig",
+    "CONFIGS",
+    "LOSSES",
+    "LIKELIHOODS",
+    "DEVICES",
+    "SETTABLE",
+    "build_config",
+    "make_config",
+    "make_vae_config",
+    "validate_config",
+    "field",
+]

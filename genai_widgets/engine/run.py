@@ -1,9 +1,13 @@
-"""The `Run`: one GAN trained in a daemon thread, steerable from any other thread.
+"""The `Run`: one generative model trained in a daemon thread, steerable from any other thread.
 
 The trainer thread owns the models and optimizers. Other threads (the notebook, widget
 flushers, comm callbacks) talk to it through a condition variable (pause / resume / stop /
 set) and read what it publishes: the bounded `History`, snapshots and events. `sample()` and
-`interpolate()` run on a copy of the generator taken between two steps."""
+`interpolate()` run on a copy of the generator (decoder) taken between two steps.
+
+What differs between model families (the modules, the step, the metric columns, the
+checkpointed state) lives in a `Family` (`gan_family.py`, `vae_family.py`); everything here
+is the same for all of them."""
 
 from __future__ import annotations
 
@@ -28,10 +32,12 @@ from torch import nn
 
 from . import images as _images
 from .checkpoint import save_checkpoint
-from .config import SETTABLE, GANConfig, validate_config
-from .gan_step import GANParts, NonFiniteLossError, gan_step, metric_names
+from .config import RunConfig, validate_config
+from .encoding import EncoderMethods
+from .family import Family
+from .gan_family import GANFamily, _ends_in_sigmoid, _FlatLogits  # noqa: F401 (moved there)
+from .gan_step import NonFiniteLossError
 from .history import History
-from .losses import get_loss
 from .metrics import MetricSink
 from .output import bind_output_parent, capture_output_parent
 from .store import RunReader, RunStore
@@ -40,6 +46,9 @@ from .threads import prepare_training_thread, release_openmp_pool, training_thre
 STATUSES = ("running", "paused", "finished", "stopped", "failed")
 MAX_SNAPSHOTS = 240  # in memory and on disk; older ones are thinned evenly
 MAX_EVENTS = 2000
+HEALTH_EVERY = 50  # steps between the family's health checks (posterior collapse, ...)
+HEALTH_WINDOW = 4096  # recent exact history rows the checks see
+MAX_WARNINGS = 100
 
 #: Runs started or loaded in this process, by name (what `%gan_runs` lists).
 RUNS: dict[str, Run] = {}
@@ -78,58 +87,44 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class _FlatLogits(nn.Module):
-    """Adapts a user's discriminator: flattens its output to (N,) and, when it ends in a
-    Sigmoid (as in pytorch/examples' DCGAN), turns probabilities back into logits so every
-    loss can use the numerically stable forms."""
-
-    def __init__(self, inner: nn.Module, from_probabilities: bool):
-        super().__init__()
-        self.inner = inner
-        self.from_probabilities = from_probabilities
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.inner(x).reshape(x.shape[0], -1).mean(dim=1)
-        if self.from_probabilities:
-            out = torch.logit(out.clamp(1e-6, 1 - 1e-6))
-        return out
+def _default_name(prefix: str = "gan") -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
 
 
-def _ends_in_sigmoid(module: nn.Module) -> bool:
-    leaves = [m for m in module.modules() if not list(m.children())]
-    return bool(leaves) and isinstance(leaves[-1], nn.Sigmoid)
+class Run(EncoderMethods):
+    """A training run of any family (GAN, VAE). Build with `gw.train_gan(...)`,
+    `gw.train_vae(...)` or `gw.load_run(path)`.
 
-
-def _default_name() -> str:
-    return "gan-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-
-
-class Run:
-    """A GAN training run. Build with `gw.train_gan(...)` or `gw.load_run(path)`."""
+    The family's modules are attributes: `run.generator` and `run.discriminator` for a GAN,
+    `run.encoder` and `run.decoder` for a VAE; `run.family` is the `Family` object."""
 
     # ------------------------------------------------------------------ construction
     def __init__(
         self,
-        config: GANConfig,
+        config: RunConfig,
         *,
-        generator: nn.Module,
-        discriminator: nn.Module,
         data_source: Any,
         device: torch.device,
-        latent_shape: tuple[int, ...],
         run_dir: Path,
+        family: Family | None = None,
+        generator: nn.Module | None = None,
+        discriminator: nn.Module | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        held_out: Any = None,
         checkpoint: dict[str, Any] | None = None,
     ):
+        """`family` is built by `build_run`; a GAN may instead be given as its `generator`,
+        `discriminator` and `latent_shape`. `held_out`: data kept out of training (a
+        DataSource), for held-out metrics and the VAE's latent views."""
         self.config = config
         self.name: str = config.name or run_dir.name
         self.id: str = secrets.token_hex(4)
         self.run_dir = run_dir
         self.device = device
         self.data_source = data_source
-        self.generator = generator
-        self.discriminator = discriminator
+        self.held_out = held_out
         self.latent_dim = config.latent_dim
-        self._latent_shape = latent_shape
 
         self._cond = threading.Condition(threading.RLock())
         self._step_lock = threading.Lock()  # held by the trainer for each step
@@ -139,7 +134,7 @@ class Run:
         self._paused = False
         self._stop_requested = False
         self._pending: dict[str, Any] = {}
-        self._settings = {k: getattr(config, k) for k in SETTABLE}
+        self._settings = {k: getattr(config, k) for k in type(config).settable}
         self._output_parent: tuple[Any, dict] | None = None
         self.message: str | None = None
         self.error: BaseException | None = None
@@ -147,27 +142,25 @@ class Run:
         self._version = 0
         self._rate_window: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
 
-        self.loss = get_loss(config.loss)
-        d_module = (
-            discriminator
-            if isinstance(discriminator, _FlatLogits)
-            else _FlatLogits(discriminator, _ends_in_sigmoid(discriminator))
-        )
-        generator.to(device).train()
-        d_module.to(device).train()
-        lr_d = self._settings["lr_d"] or self._settings["lr"]
-        betas = (config.beta1, config.beta2)
-        noise = torch.Generator(device=device)
-        noise.manual_seed(config.seed + 1)
-        self._parts = GANParts(
-            generator=generator,
-            discriminator=d_module,
-            opt_g=torch.optim.Adam(generator.parameters(), lr=self._settings["lr"], betas=betas),
-            opt_d=torch.optim.Adam(d_module.parameters(), lr=lr_d, betas=betas),
-            loss=self.loss,
-            latent_shape=latent_shape,
-            noise=noise,
-        )
+        if family is None:  # a GAN given as its two modules
+            if generator is None or discriminator is None:
+                raise TypeError("Run needs family=, or generator= and discriminator= for a GAN")
+            family = GANFamily(
+                config,  # type: ignore[arg-type]
+                generator,
+                discriminator,
+                latent_shape or (config.latent_dim,),
+                device,
+                self._settings,
+            )
+        self.family = family
+        for role, module in family.modules().items():
+            setattr(self, role, module)  # run.generator / run.encoder ...
+        self.loss = getattr(family, "loss", None)  # a GAN's objective
+        self._parts = family.parts
+        self._latent_shape = family.latent_shape
+        self.warnings: list[dict[str, Any]] = []  # health warnings (posterior collapse, ...)
+        self._health_active: set[str] = set()
         fixed = torch.Generator().manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, self.latent_dim, generator=fixed)
         self._batches = (
@@ -175,14 +168,13 @@ class Run:
             if data_source is not None
             else None
         )
-        self._metric_names = metric_names(self.loss)
+        self._metric_names = family.metric_names
         self._history = History(["step", "time", *self._metric_names, "lr"])
         self._snapshots: list[tuple[int, bytes, tuple[int, int, int, int]]] = []
         self._snapshot_cache: dict[int, np.ndarray] = {}
         self._events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
         self._event_total = 0
-        self._gen_copy: nn.Module | None = None
-        self._gen_copy_step = -1
+        self._copies: dict[str, tuple[int, nn.Module]] = {}  # role -> (step, eval-mode copy)
         self._time_offset = 0.0
         self.step = 0
         self._last_checkpoint_step = -1
@@ -192,7 +184,8 @@ class Run:
             self._restore(checkpoint)
         else:
             (run_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2))
-            self._store.set_meta("latent_shape", list(latent_shape))
+            self._store.set_meta("latent_shape", list(self._latent_shape))
+            self._store.set_meta("family", family.name)
         self._sink = MetricSink(self, device)
         RUNS[self.name] = self
 
@@ -219,9 +212,8 @@ class Run:
             except TypeError:
                 per_epoch = None
             if per_epoch:
-                limits.append(
-                    max(1, math.ceil(self.config.epochs * per_epoch / self._settings["n_critic"]))
-                )
+                per_step = self.family.batches_per_step(self._settings)
+                limits.append(max(1, math.ceil(self.config.epochs * per_epoch / per_step)))
         return min(limits) if limits else None
 
     @property
@@ -232,8 +224,9 @@ class Run:
 
     @property
     def history(self) -> dict[str, np.ndarray]:
-        """Column name -> 1-D array: "step", "time", "loss_d", "loss_g", "d_real", "d_fake", "lr"
-        (+ "gp" for wgan-gp). Recent rows are exact; older ones are block means."""
+        """Column name -> 1-D array: "step", "time", the family's metrics, "lr". A GAN's are
+        "loss_d", "loss_g", "d_real", "d_fake" (+ "gp" for wgan-gp); a VAE's "elbo", "recon",
+        "kl", "beta". Recent rows are exact; older ones are block means."""
         return self._history.as_dict()
 
     def history_extremes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -340,24 +333,25 @@ class Run:
 
     def result(self, timeout: float | None = None):
         """Wait for the end of training; re-raise the trainer's exception if it failed, else
-        return the trained `(generator, discriminator)`."""
-        from ..models import GANModels
-
+        return the trained modules: `(generator, discriminator)` or `(encoder, decoder)`."""
         status = self.wait(timeout)
         if status == "failed" and self.error is not None:
             raise self.error
         if self._thread is not None and self._thread.is_alive():
             raise TimeoutError(f"run {self.name!r} still {status} after {timeout} s")
-        return GANModels(self.generator, self.discriminator)
+        return self.family.result()
 
     def set(self, **changes: Any) -> None:
-        """Change hyper-parameters mid-run (applied before the next step): lr, lr_d, n_critic,
-        gp_weight, max_steps, sample_every, beta1, beta2. Bad values raise ValueError and the
-        run keeps its old values."""
-        unknown = sorted(set(changes) - set(SETTABLE))
+        """Change hyper-parameters mid-run (applied before the next step). A GAN takes lr,
+        lr_d, n_critic, gp_weight, max_steps, sample_every, beta1, beta2; a VAE lr, beta,
+        beta_warmup, max_steps, sample_every, beta1, beta2. Bad values raise ValueError and
+        the run keeps its old values."""
+        settable = type(self.config).settable
+        unknown = sorted(set(changes) - set(settable))
         if unknown:
             raise ValueError(
-                f"cannot set {', '.join(map(repr, unknown))} on a running GAN; settable: {', '.join(SETTABLE)}"
+                f"cannot set {', '.join(map(repr, unknown))} on a running "
+                f"{self.family.name.upper()}; settable: {', '.join(settable)}"
             )
         with self._cond:
             proposed = self.config.replace(**{**self._settings, **self._pending, **changes})
@@ -385,19 +379,28 @@ class Run:
             )
         return z
 
+    def _inference_copy(self, role: str) -> nn.Module:
+        """An eval-mode copy of the family's `role` module ("generator", "encoder", "decoder")
+        with the weights of the last completed step. Call with `_copy_lock` held."""
+        step, module = self._copies.get(role, (-1, None))
+        if module is None or step != self.step:
+            with self._step_lock:
+                live = self.family.inference_modules()[role]
+                if module is None:
+                    module = copy.deepcopy(live)
+                else:
+                    module.load_state_dict(live.state_dict())
+                self._copies[role] = (self.step, module)
+        module.eval()
+        return module
+
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Generator copy in eval mode; never the live module mid-update."""
+        """Generator (decoder) copy in eval mode; never the live module mid-update."""
         with self._copy_lock:
-            if self._gen_copy is None or self._gen_copy_step != self.step:
-                with self._step_lock:
-                    if self._gen_copy is None:
-                        self._gen_copy = copy.deepcopy(self.generator)
-                    else:
-                        self._gen_copy.load_state_dict(self.generator.state_dict())
-                    self._gen_copy_step = self.step
-            self._gen_copy.eval()
+            decoder = self._inference_copy(self.family.decoder_name)
             with torch.no_grad():
-                out = self._gen_copy(z.to(self.device).view(z.shape[0], *self._latent_shape))
+                out = decoder(z.to(self.device).view(z.shape[0], *self._latent_shape))
+                out = self.family.to_samples(out)
             out = out.float().cpu()
         if threading.current_thread() is not self._thread:
             release_openmp_pool()  # a widget flusher or a cell: do not leave an idle pool behind
@@ -481,19 +484,15 @@ class Run:
         return self.run_dir
 
     def _checkpoint_state(self) -> dict[str, Any]:
-        d_inner = self._parts.discriminator.inner
         state = {
             "format": 1,
+            "family": self.family.name,
             "step": self.step,
             "time": self._elapsed(),
             "config": self.config.to_json(),
             "settings": dict(self._settings),
             "latent_shape": list(self._latent_shape),
-            "generator": self.generator.state_dict(),
-            "discriminator": d_inner.state_dict(),
-            "opt_g": self._parts.opt_g.state_dict(),
-            "opt_d": self._parts.opt_d.state_dict(),
-            "noise_rng": self._parts.noise.get_state(),
+            **self.family.state_dict(),  # modules, optimizers, the family's RNG
             "torch_rng": torch.get_rng_state(),
             "fixed_z": self.fixed_z,
         }
@@ -514,11 +513,7 @@ class Run:
         self.step = int(state["step"])
         self._time_offset = float(state.get("time", 0.0))
         self._settings.update(state.get("settings", {}))
-        self.generator.load_state_dict(state["generator"])
-        self._parts.discriminator.inner.load_state_dict(state["discriminator"])
-        self._parts.opt_g.load_state_dict(state["opt_g"])
-        self._parts.opt_d.load_state_dict(state["opt_d"])
-        self._parts.noise.set_state(state["noise_rng"])
+        self.family.load_state_dict(state)
         self.fixed_z = state["fixed_z"]
         if (
             "batches" in state
@@ -550,13 +545,7 @@ class Run:
         return self._time_offset + (time.perf_counter() - self._t0 if hasattr(self, "_t0") else 0.0)
 
     def _apply_lr(self) -> None:
-        lr = self._settings["lr"]
-        lr_d = self._settings["lr_d"] or lr
-        betas = (self._settings["beta1"], self._settings["beta2"])
-        for group in self._parts.opt_g.param_groups:
-            group["lr"], group["betas"] = lr, betas
-        for group in self._parts.opt_d.param_groups:
-            group["lr"], group["betas"] = lr_d, betas
+        self.family.apply_settings(self._settings)
 
     def _apply_pending(self) -> None:
         if not self._pending:
@@ -570,7 +559,7 @@ class Run:
         bind_output_parent(self._output_parent)
         self._time_offset = self._elapsed()
         self._t0 = time.perf_counter()
-        parts, batches, device = self._parts, self._batches, self.device
+        family, batches, device = self.family, self._batches, self.device
         # With deferred metrics (CUDA) a finiteness check would sync every step; the sink
         # checks each chunk when it lands instead.
         check_finite = not self._sink.deferred
@@ -591,20 +580,16 @@ class Run:
                     if self._stop_requested:
                         break
                     self._apply_pending()
-                    n_critic, gp_weight = self._settings["n_critic"], self._settings["gp_weight"]
-                    sample_every = self._settings["sample_every"]
+                    settings = dict(self._settings)
+                    sample_every = settings["sample_every"]
                 target = self.max_steps
                 if target is not None and self.step >= target:
                     final = "finished"
                     break
                 with self._step_lock:
                     try:
-                        values = gan_step(
-                            parts,
-                            next_real,
-                            n_critic=n_critic,
-                            gp_weight=gp_weight,
-                            check_finite=check_finite,
+                        values = family.step(
+                            next_real, settings, self.step + 1, check_finite=check_finite
                         )
                     except NonFiniteLossError as exc:
                         self._non_finite(self.step + 1, exc.name, exc.value)
@@ -615,6 +600,8 @@ class Run:
                 self._rate_window.append((time.perf_counter(), step))
                 if step % sample_every == 0 or step == 1:
                     self._take_snapshot()
+                if step % HEALTH_EVERY == 0:
+                    self._check_health(step)
                 if self.config.checkpoint_every and step % self.config.checkpoint_every == 0:
                     with self._step_lock:
                         self._write_checkpoint()
@@ -673,7 +660,7 @@ class Run:
             self._emit("NonFiniteLoss", {"step": step, "loss": name, "value": str(value)})
 
     def _take_snapshot(self) -> None:
-        G = self.generator
+        G = self.family.decoder_module
         with self._step_lock:
             was_training = G.training
             G.eval()
@@ -682,6 +669,7 @@ class Run:
                     out = G(
                         self.fixed_z.to(self.device).view(len(self.fixed_z), *self._latent_shape)
                     )
+                    out = self.family.to_samples(out)
             finally:
                 G.train(was_training)
         if out.dim() != 4:  # 2-D points have no image grid; the data-space view draws them
@@ -705,12 +693,27 @@ class Run:
         self._snapshots = keep + self._snapshots[cut:]
         self._store.delete_snapshots(dropped)
 
+    def _check_health(self, step: int) -> None:
+        """Ask the family about the recent metrics; a warning is emitted (and kept in
+        `run.warnings`) once when its condition starts to hold, and again only after it
+        cleared. Runs on the trainer thread every HEALTH_EVERY steps, on host rows."""
+        _, recent = self._history.since(max(0, self._history.total - HEALTH_WINDOW))
+        found = dict(self.family.health(recent, step, dict(self._settings)))
+        for kind, text in found.items():
+            if kind not in self._health_active:
+                with self._cond:
+                    self.warnings.append({"kind": kind, "step": step, "message": text})
+                    del self.warnings[:-MAX_WARNINGS]
+                self._emit(kind, {"message": text})
+        self._health_active = set(found)
+
     # ------------------------------------------------------------------ display
     def dashboard(self):
-        """The composite widget (loss curves, samples, latent explorer, controls)."""
-        from ..widgets import Dashboard
+        """The composite widget for this run's family: curves, samples, latent views,
+        controls (`Dashboard` for a GAN, `VAEDashboard` for a VAE)."""
+        from ..widgets import dashboard_for
 
-        return Dashboard(self)
+        return dashboard_for(self)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

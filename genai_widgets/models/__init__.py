@@ -1,18 +1,31 @@
-"""Model registry and the built-in GAN architectures."""
+"""Model registry and the built-in architectures: GANs (dcgan, mlp) and VAEs (conv-vae)."""
 
 from . import dcgan as _dcgan  # noqa: F401  (registers "dcgan")
 from . import mlp as _mlp  # noqa: F401  (registers "mlp")
-from ._registry import GANModels, get_model, list_models, register_model
+from . import vae as _vae  # noqa: F401  (registers "conv-vae")
+from ._registry import (
+    GANModels,
+    VAEModels,
+    get_model,
+    list_models,
+    model_family,
+    register_model,
+)
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .vae import ConvDecoder, ConvEncoder
 
 __all__ = [
     "GANModels",
+    "VAEModels",
     "get_model",
     "list_models",
+    "model_family",
     "register_model",
     "DCGANGenerator",
     "DCGANDiscriminator",
     "MLPGenerator",
     "MLPDiscriminator",
+    "ConvEncoder",
+    "ConvDecoder",
 ]

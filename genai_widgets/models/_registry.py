@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from torch import nn
 
 _BUILDERS: dict[str, Callable[..., Any]] = {}
+_FAMILIES: dict[str, str] = {}  # name -> "gan" | "vae" (absent: "gan")
 
 
 class GANModels(NamedTuple):
@@ -18,22 +19,38 @@ class GANModels(NamedTuple):
     discriminator: nn.Module
 
 
-def register_model(name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator: `@register_model("dcgan")` makes `get_model("dcgan", **kw)` call the builder."""
+class VAEModels(NamedTuple):
+    """An encoder (images -> mean and log-variance of q(z|x)) and a decoder (z -> images)."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+
+def register_model(
+    name: str | None = None, *, family: str = "gan"
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: `@register_model("dcgan")` makes `get_model("dcgan", **kw)` call the builder.
+    `family` ("gan" or "vae") says which trainer the model is for."""
 
     def wrapper(builder: Callable[..., Any]) -> Callable[..., Any]:
         key = name or builder.__name__
         if key in _BUILDERS:
             raise ValueError(f"a model is already registered as {key!r}")
         _BUILDERS[key] = builder
+        _FAMILIES[key] = family
         return builder
 
     return wrapper
 
 
-def list_models() -> list[str]:
-    """Registered model names, sorted."""
-    return sorted(_BUILDERS)
+def list_models(family: str | None = None) -> list[str]:
+    """Registered model names, sorted; only those of `family` ("gan", "vae") if given."""
+    return sorted(n for n in _BUILDERS if family is None or model_family(n) == family)
+
+
+def model_family(name: str) -> str:
+    """The family ("gan" or "vae") a registered model belongs to."""
+    return _FAMILIES.get(name, "gan")
 
 
 def get_model(name: str, **kwargs: Any) -> Any:

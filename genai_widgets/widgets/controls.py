@@ -1,6 +1,7 @@
-"""Status and steering of a run (part of the Dashboard): pause / resume / stop, learning rate
-and n_critic wired to `run.set`, progress with steps/s and ETA, the failure traceback and the
-message of a run paused by a non-finite loss."""
+"""Status and steering of a run (part of the Dashboard): pause / resume / stop, the fields in
+`control_fields` (lr and n_critic for a GAN, lr and beta for a VAE) wired to `run.set`,
+progress with steps/s and ETA, the failure traceback, the message of a run paused by a
+non-finite loss and the run's health warnings (posterior collapse, ...)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ._base import Panel, RunWidget, bundle
 from .flusher import Tick
 
 COMMANDS = ("pause", "resume", "stop")
-FIELDS = ("lr", "n_critic", "max_steps")
+FIELDS = ("lr", "n_critic", "max_steps", "beta")
 
 
 def parse_field(field: str, text: Any) -> float | int | None:
@@ -28,6 +29,14 @@ def parse_field(field: str, text: Any) -> float | int | None:
             raise ValueError(f"lr must be a number > 0, got {raw!r}") from None
         if not math.isfinite(value) or value <= 0:
             raise ValueError(f"lr must be a finite number > 0, got {raw!r}")
+        return value
+    if field == "beta":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"beta must be a number >= 0, got {raw!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"beta must be a finite number >= 0, got {raw!r}")
         return value
     if field in ("n_critic", "max_steps"):
         if field == "max_steps" and raw.lower() in ("", "none"):
@@ -75,6 +84,15 @@ class ControlsPanel(Panel):
     control_feedback = t.Dict().tag(sync=True)
     """dict: {"id": int, "ok": bool, "text": str}, the answer to the last command or value typed."""
 
+    control_fields = t.List(t.Unicode(), default_value=["lr", "n_critic"]).tag(sync=True)
+    """list[str]: the settings offered as fields (default ["lr", "n_critic"]; a VAE: lr, beta)."""
+
+    control_values = t.Dict().tag(sync=True)
+    """dict: current value of each of `control_fields` (edited through `run.set`)."""
+
+    warnings = t.List(t.Unicode(), default_value=[]).tag(sync=True)
+    """list[str]: the run's health warnings (posterior collapse, stalled reconstructions)."""
+
     def _init_panel(self, run: Any) -> None:
         self._controls_lock = threading.Lock()
         self._feedback: list[tuple[bool, str]] = []
@@ -94,6 +112,12 @@ class ControlsPanel(Panel):
             "error_text": (run.traceback_text or "") if run.status == "failed" else "",
             "lr": float(settings.get("lr", getattr(config, "lr", 0.0))),
             "n_critic": int(settings.get("n_critic", getattr(config, "n_critic", 1))),
+            "control_values": {
+                f: settings.get(f, getattr(config, f, None)) for f in self.control_fields
+            },
+            "warnings": [
+                f"step {w['step']}: {w['message']}" for w in list(getattr(run, "warnings", []))
+            ],
         }
         for name, value in updates.items():
             if getattr(self, name) != value:

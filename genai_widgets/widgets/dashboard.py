@@ -3,6 +3,8 @@ widget with one bundle (anywidget ships the bundle with every widget instance)."
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import static_png
 from ._base import RunWidget, bundle
 from .controls import ControlsPanel
@@ -20,9 +22,26 @@ class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, RunWidget):
 
     _esm = bundle("dashboard")
 
+    def __init__(self, run: Any, **kwargs: Any) -> None:
+        if "encoder" in getattr(getattr(run, "family", None), "module_names", ()):
+            raise TypeError(
+                f"run {getattr(run, 'name', '')!r} is a VAE: its dashboard is gw.VAEDashboard(run) "
+                f"(run.dashboard() picks the right one)"
+            )
+        super().__init__(run, **kwargs)
+
     def static_png(self) -> bytes:
         status, *notes = self._controls_images()
         chart = static_png.hstack(
             [self._curve_image(cursor=self.snapshot_step), self._grid_image(300)]
         )
         return static_png.to_png(static_png.vstack([status, chart, *notes]))
+
+
+def dashboard_for(run: Any) -> RunWidget:
+    """The dashboard of `run`'s family: `VAEDashboard` for a VAE, `Dashboard` otherwise."""
+    if "encoder" in getattr(getattr(run, "family", None), "module_names", ()):
+        from .vae_dashboard import VAEDashboard
+
+        return VAEDashboard(run)
+    return Dashboard(run)

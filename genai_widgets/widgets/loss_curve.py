@@ -59,6 +59,9 @@ class CurvePanel(Panel):
     hidden_series = t.List(t.Unicode(), default_value=["lr"]).tag(sync=True)
     """list[str]: series drawn only when clicked in the legend (default ["lr"])."""
 
+    secondary_series = t.List(t.Unicode(), default_value=[]).tag(sync=True)
+    """list[str]: series drawn against a second y axis on the right (a VAE's "beta")."""
+
     def _init_panel(self, run: Any) -> None:
         self._curve_lock = threading.Lock()
         self._curve_resync = False

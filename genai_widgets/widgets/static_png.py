@@ -13,6 +13,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 SKIP = ("step", "time")
+# Class colours of the latent scatter (matplotlib's tab10, as in js/lib/scatter_panel.ts).
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+                "#7f7f7f", "#bcbd22", "#17becf"]  # fmt: skip
 
 
 def _font() -> ImageFont.ImageFont:
@@ -182,3 +185,38 @@ def to_png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=6)
     return buf.getvalue()
+
+
+def draw_scatter(
+    xy: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    size: tuple[int, int] = (360, 300),
+    title: str = "",
+    axes: Sequence[str] = ("", ""),
+) -> Image.Image:
+    """Points (N, 2) coloured by integer label, as a PIL image (the latent scatter)."""
+    width, height = size
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    font = _font()
+    left, right, top, bottom = 10, width - 10, 22 if title else 10, height - 22
+    if title:
+        draw.text((left, 4), title, fill="#222", font=font)
+    draw.rectangle([left, top, right, bottom], outline="#999")
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    keep = np.isfinite(xy).all(axis=1)
+    if not keep.any():
+        draw.text((left + 10, top + 10), "no points yet", fill="#666", font=font)
+        return img
+    pts = xy[keep]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    span = np.where(hi - lo < 1e-12, 1.0, hi - lo)
+    px = left + 4 + (pts[:, 0] - lo[0]) / span[0] * (right - left - 8)
+    py = bottom - 4 - (pts[:, 1] - lo[1]) / span[1] * (bottom - top - 8)
+    lab = None if labels is None else np.asarray(labels)[keep]
+    for i, (x, y) in enumerate(zip(px, py, strict=True)):
+        color = CLASS_COLORS[int(lab[i]) % len(CLASS_COLORS)] if lab is not None else "#1f77b4"
+        draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=color)
+    draw.text((left, bottom + 6), " / ".join(a for a in axes if a), fill="#444", font=font)
+    return img

@@ -1,6 +1,7 @@
-// Status and steering: badge, progress with steps/s and ETA, pause/resume/stop, learning-rate and
-// n_critic fields. Values are checked here first; Python checks them again through `run.set`
-// and answers in `control_feedback`, so a refused value never reaches the run.
+// Status and steering: badge, progress with steps/s and ETA, pause/resume/stop, one field per
+// entry of `control_fields` (lr and n_critic for a GAN, lr and beta for a VAE), the run's health
+// warnings. Values are checked here first; Python checks them again through `run.set` and
+// answers in `control_feedback`, so a refused value never reaches the run.
 import { type Cleanup, ErrorArea, formatDuration, h, type Model, Subscriptions } from "./util";
 
 const ACTIVE = new Set(["running", "paused"]);
@@ -22,6 +23,25 @@ export function parseNCritic(text: string): number | string {
   return value;
 }
 
+export function parseBeta(text: string): number | string {
+  const trimmed = text.trim();
+  const value = Number(trimmed);
+  if (trimmed === "" || !Number.isFinite(value)) return `beta must be a number, got "${text}"`;
+  if (value < 0) return `beta must be >= 0, got ${trimmed}`;
+  return value;
+}
+
+const FIELD_PARSERS: Record<string, (text: string) => number | string> = {
+  lr: parseLearningRate,
+  n_critic: parseNCritic,
+  beta: parseBeta,
+};
+const FIELD_TITLES: Record<string, string> = {
+  lr: "learning rate (> 0)",
+  n_critic: "discriminator updates per generator update (>= 1)",
+  beta: "weight of the KL term (>= 0)",
+};
+
 export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorArea): Cleanup {
   const subs = new Subscriptions(model);
   const name = h("span", { class: "gw-panel-title gw-run-name" });
@@ -36,11 +56,10 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
   const pause = h("button", { text: "Pause", class: "gw-pause", onclick: command("pause") });
   const resume = h("button", { text: "Resume", class: "gw-resume", onclick: command("resume") });
   const stop = h("button", { text: "Stop", class: "gw-stop", onclick: command("stop") });
-  const lr = h("input", { type: "text", class: "gw-lr", title: "learning rate (> 0)" });
-  const nCritic = h("input", { type: "text", class: "gw-n-critic",
-    title: "discriminator updates per generator update (>= 1)" });
+  const fieldNames: string[] = model.get("control_fields") || ["lr", "n_critic"];
   const feedback = h("span", { class: "gw-feedback" });
   const message = h("div", { class: "gw-message", hidden: true });
+  const warnings = h("div", { class: "gw-message gw-warnings", hidden: true });
   const failure = h("div", { class: "gw-error-area gw-run-error", hidden: true });
   let feedbackId = -1;
 
@@ -53,30 +72,38 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
     return errors.guard(`set ${field}`, () => {
       const parsed = parse(input.value);
       if (typeof parsed === "string") {
-        showFeedback(`refused: ${parsed}; the run keeps ${model.get(field)}`, false);
-        input.value = String(model.get(field));
+        showFeedback(`refused: ${parsed}; the run keeps ${current(field)}`, false);
+        input.value = String(current(field));
         return;
       }
       input.dataset.dirty = "";
       model.send({ type: "set", field, value: input.value.trim() });
     });
   }
-  const applyLr = apply("lr", lr, parseLearningRate);
-  const applyNCritic = apply("n_critic", nCritic, parseNCritic);
-  for (const [input, action] of [[lr, applyLr], [nCritic, applyNCritic]] as const) {
+  const current = (field: string) => {
+    const values = model.get("control_values") || {};
+    return field in values ? values[field] : model.get(field);
+  };
+  // One text field and "Set" button per setting: classes gw-<field> and gw-set-<field>.
+  const inputs: [HTMLInputElement, string][] = [];
+  const fieldNodes: HTMLElement[] = [];
+  for (const field of fieldNames) {
+    const css = field.replace(/_/g, "-");
+    const input = h("input", { type: "text", class: `gw-${css}`, title: FIELD_TITLES[field] || field });
+    const action = apply(field, input, FIELD_PARSERS[field] || ((t: string) => t.trim() === "" ? "a value is needed" : Number(t)));
     input.addEventListener("keydown", (event: KeyboardEvent) => {
       if (event.key === "Enter") action();
     });
     input.addEventListener("input", () => { input.dataset.dirty = "1"; });
+    inputs.push([input, field]);
+    fieldNodes.push(h("label", {}, [`${field} `, input]),
+      h("button", { text: "Set", class: `gw-set-${css}`, onclick: action }));
   }
 
   el.append(
     h("div", { class: "gw-row" }, [name, badge, progress, stepText, rateText]),
-    h("div", { class: "gw-row" }, [pause, resume, stop,
-      h("label", {}, ["lr ", lr]), h("button", { text: "Set", class: "gw-set-lr", onclick: applyLr }),
-      h("label", {}, ["n_critic ", nCritic]),
-      h("button", { text: "Set", class: "gw-set-n-critic", onclick: applyNCritic }), feedback]),
-    message, failure,
+    h("div", { class: "gw-row" }, [pause, resume, stop, ...fieldNodes, feedback]),
+    message, warnings, failure,
   );
 
   function render(): void {
@@ -96,12 +123,16 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
     pause.disabled = status !== "running";
     resume.disabled = status !== "paused";
     stop.disabled = !ACTIVE.has(status);
-    for (const [input, field] of [[lr, "lr"], [nCritic, "n_critic"]] as const) {
-      if (document.activeElement !== input && !input.dataset.dirty) input.value = String(model.get(field));
+    for (const [input, field] of inputs) {
+      if (document.activeElement !== input && !input.dataset.dirty) input.value = String(current(field));
     }
     const text: string = model.get("message") || "";
     message.textContent = text;
     message.hidden = !text;
+    const warned: string[] = model.get("warnings") || [];
+    warnings.replaceChildren(...warned.map((w) => h("div", { class: "gw-warning", text: w })));
+    warnings.hidden = warned.length === 0;
+    el.dataset.warnings = String(warned.length);
     const trace: string = model.get("error_text") || "";
     failure.replaceChildren(h("div", { class: "gw-panel-title", text: "Run failed" }),
       h("pre", { class: "gw-error-text", text: trace }));
@@ -114,7 +145,7 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
   }
 
   for (const trait of ["status", "step", "max_steps", "steps_per_second", "eta_seconds", "run_name",
-    "lr", "n_critic", "message", "error_text", "control_feedback"]) {
+    "lr", "n_critic", "control_values", "warnings", "message", "error_text", "control_feedback"]) {
     subs.on(`change:${trait}`, errors.guard("status", render));
   }
   render();

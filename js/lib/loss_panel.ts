@@ -86,20 +86,26 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
     return (series.get(name) || []).map((v) => emaPush(state, w, v));
   }
 
+  // Series on the right-hand axis (a VAE's beta lives in [0, beta], far from the ELBO's scale).
+  const secondary = () => new Set<string>(model.get("secondary_series") || []);
+
   function traces(): any[] {
     const w = weight();
     const hidden = new Set<string>(model.get("hidden_series") || []);
+    const right = secondary();
     const out: any[] = [];
     names.forEach((name, i) => {
       const shown = hidden.has(name) ? "legendonly" : true;
       const color = PALETTE[i % PALETTE.length];
       const y = series.get(name) || [];
-      out.push({ type: "scatter", mode: "lines", name, x: steps.slice(), y: y.slice(),
+      const axis = right.has(name) ? { yaxis: "y2" } : {};
+      const label = right.has(name) ? `${name} (right)` : name;
+      out.push({ type: "scatter", mode: "lines", name: label, x: steps.slice(), y: y.slice(),
         legendgroup: name, showlegend: w === 0, opacity: w > 0 ? 0.25 : 1, visible: shown,
-        line: { color, width: 1 }, hoverinfo: w > 0 ? "skip" : undefined });
-      out.push({ type: "scatter", mode: "lines", name, x: steps.slice(), y: smoothed(name),
+        line: { color, width: 1 }, hoverinfo: w > 0 ? "skip" : undefined, ...axis });
+      out.push({ type: "scatter", mode: "lines", name: label, x: steps.slice(), y: smoothed(name),
         legendgroup: name, showlegend: w > 0, visible: w > 0 ? shown : false,
-        line: { color, width: 1.8 } });
+        line: { color, width: 1.8 }, ...axis });
     });
     return out;
   }
@@ -113,10 +119,12 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
 
   function layout(): any {
     return {
-      margin: { l: 50, r: 10, t: 28, b: 40 }, height: 300,
+      margin: { l: 50, r: secondary().size ? 40 : 10, t: 28, b: 40 }, height: 300,
       width: el.clientWidth > 0 ? el.clientWidth - 4 : undefined, hovermode: "x unified",
       xaxis: { title: { text: "step" } },
       yaxis: { type: model.get("log_scale") ? "log" : "linear" },
+      ...(secondary().size ? { yaxis2: { overlaying: "y", side: "right", showgrid: false, tickformat: ".2~g",
+        rangemode: "tozero" } } : {}),
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, shapes: cursorShapes(),
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", uirevision: "keep",
     };

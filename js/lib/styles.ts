@@ -42,4 +42,13 @@ export const CSS = `
 .gw-traverse { height: 120px; }
 .gw-loss, .gw-loss-curve { min-width: 0; overflow: hidden; }
 .gw-chart { width: 100%; min-height: 300px; }
+.gw-columns > .gw-scatter { flex: 1 1 380px; min-width: 0; overflow: hidden; }
+.gw-stack { display: flex; flex-direction: column; gap: 8px; flex: 1 1 360px; min-width: 0; }
+.gw-recon-image, .gw-interp-image { max-width: 100%; cursor: pointer; }
+.gw-interp-image { height: 56px; width: auto; cursor: default; }
+.gw-picked { height: 64px; }
+.gw-warning + .gw-warning { margin-top: 4px; }
+.gw-traversal { display: flex; gap: 4px; align-items: stretch; }
+.gw-traversal-labels { display: grid; font-size: 11px; color: var(--jp-ui-font-color2, #666);
+  align-items: center; }
 `;

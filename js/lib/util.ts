@@ -133,6 +133,14 @@ export function float32(data: DataView | ArrayBuffer | null | undefined): Float3
   return new Float32Array(copy as ArrayBuffer);
 }
 
+/** Int32 values from a DataView (copied, as for float32). */
+export function int32(data: DataView | ArrayBuffer | null | undefined): Int32Array {
+  if (!data) return new Int32Array(0);
+  if (data instanceof ArrayBuffer) return new Int32Array(data.slice(0));
+  const copy = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+  return new Int32Array(copy as ArrayBuffer);
+}
+
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
   const s = Math.max(0, Math.round(seconds));

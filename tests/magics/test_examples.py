@@ -15,11 +15,12 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.ipy
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def test_the_three_examples_exist():
+def test_the_examples_exist():
     assert [p.name for p in EXAMPLES] == [
         "01_quickstart.ipynb",
         "02_custom_models.ipynb",
         "03_python_api.ipynb",
+        "04_vae.ipynb",
     ]
 
 

@@ -1,0 +1,134 @@
+"""The GAN as a `Family`: a generator and a discriminator, two Adam optimizers, the loss, and
+the two-phase step of `gan_step.py`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .config import GANConfig
+from .family import Family, adam_betas, set_lr
+from .gan_step import GANParts, gan_step, metric_names
+from .losses import get_loss
+
+
+class _FlatLogits(nn.Module):
+    """Adapts a user's discriminator: flattens its output to (N,) and, when it ends in a
+    Sigmoid (as in pytorch/examples' DCGAN), turns probabilities back into logits so every
+    loss can use the numerically stable forms."""
+
+    def __init__(self, inner: nn.Module, from_probabilities: bool):
+        super().__init__()
+        self.inner = inner
+        self.from_probabilities = from_probabilities
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x).reshape(x.shape[0], -1).mean(dim=1)
+        if self.from_probabilities:
+            out = torch.logit(out.clamp(1e-6, 1 - 1e-6))
+        return out
+
+
+def _ends_in(module: nn.Module, kind: type[nn.Module]) -> bool:
+    leaves = [m for m in module.modules() if not list(m.children())]
+    return bool(leaves) and isinstance(leaves[-1], kind)
+
+
+def _ends_in_sigmoid(module: nn.Module) -> bool:
+    return _ends_in(module, nn.Sigmoid)
+
+
+class GANFamily(Family):
+    """Generator + discriminator trained by `gan_step` with the config's loss."""
+
+    name = "gan"
+    module_names = ("generator", "discriminator")
+    decoder_name = "generator"
+
+    def __init__(
+        self,
+        config: GANConfig,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        latent_shape: tuple[int, ...],
+        device: torch.device,
+        settings: dict[str, Any],
+    ):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = get_loss(config.loss)
+        d_module = (
+            discriminator
+            if isinstance(discriminator, _FlatLogits)
+            else _FlatLogits(discriminator, _ends_in_sigmoid(discriminator))
+        )
+        generator.to(device).train()
+        d_module.to(device).train()
+        lr_d = settings["lr_d"] or settings["lr"]
+        betas = (config.beta1, config.beta2)
+        noise = torch.Generator(device=device)
+        noise.manual_seed(config.seed + 1)
+        self.parts = GANParts(
+            generator=generator,
+            discriminator=d_module,
+            opt_g=torch.optim.Adam(generator.parameters(), lr=settings["lr"], betas=betas),
+            opt_d=torch.optim.Adam(d_module.parameters(), lr=lr_d, betas=betas),
+            loss=self.loss,
+            latent_shape=latent_shape,
+            noise=noise,
+        )
+        self.latent_shape = latent_shape
+        self.metric_names = metric_names(self.loss)
+
+    def step(
+        self,
+        next_batch: Callable[[], Tensor],
+        settings: dict[str, Any],
+        step: int,
+        *,
+        check_finite: bool,
+    ) -> Tensor:
+        return gan_step(
+            self.parts,
+            next_batch,
+            n_critic=settings["n_critic"],
+            gp_weight=settings["gp_weight"],
+            check_finite=check_finite,
+        )
+
+    def apply_settings(self, settings: dict[str, Any]) -> None:
+        lr = settings["lr"]
+        betas = adam_betas(settings)
+        set_lr(self.parts.opt_g, lr, betas)
+        set_lr(self.parts.opt_d, settings["lr_d"] or lr, betas)
+
+    def batches_per_step(self, settings: dict[str, Any]) -> int:
+        return settings["n_critic"]
+
+    def state_dict(self) -> dict[str, Any]:
+        # The key names are checkpoint format 1's, so older checkpoints load unchanged.
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.parts.discriminator.inner.state_dict(),
+            "opt_g": self.parts.opt_g.state_dict(),
+            "opt_d": self.parts.opt_d.state_dict(),
+            "noise_rng": self.parts.noise.get_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.parts.discriminator.inner.load_state_dict(state["discriminator"])
+        self.parts.opt_g.load_state_dict(state["opt_g"])
+        self.parts.opt_d.load_state_dict(state["opt_d"])
+        self.parts.noise.set_state(state["noise_rng"])
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def result(self) -> Any:
+        from ..models import GANModels
+
+        return GANModels(self.generator, self.discriminator)
