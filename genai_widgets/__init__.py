@@ -1,9 +1,9 @@
 """genai_widgets: train generative models in a background thread and watch them live in Jupyter.
 
-    import genai_widgets as gw
-    run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
-    run.dashboard()
-    vae = gw.train_vae(data="digits", latent_dim=16, beta=1.0, max_steps=2000)
+import genai_widgets as gw
+run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
+run.dashboard()
+vae = gw.train_vae(data="digits", latent_dim=16, beta=1.0, max_steps=2000)
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 __all__ = [
-    "train_gan", "train_vae", "load_run", "Run", "GANConfig", "VAEConfig", "get_dataset",
-    "get_model", "list_models", "register_model", *_WIDGETS, "__version__",
+    "train_gan",
+    "train_vae",
+    "load_run",
+    "Run",
+    "GANConfig",
+    "VAEConfig",
+    "get_dataset",
+    "get_model",
+    "list_models",
+    "register_model",
+    *_WIDGETS,
+    "__version__",
 ]
