@@ -84,6 +84,8 @@ class GANConfig(RunConfig):
     lr_d: float | None = None  # discriminator learning rate if different from lr
     n_critic: int = 1  # discriminator updates per generator update (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
+    augment: str = "translation,cutout"  # DiffAugment policy for D's inputs; "none": off
+    ema: float = 0.999  # decay of the generator weight average used for sampling (0: off)
 
     def replace(self, **changes: Any) -> GANConfig:
         return dataclasses.replace(self, **changes)
@@ -201,6 +203,15 @@ def validate_config(c: RunConfig) -> None:
         _positive_float("lr_d", c.lr_d, allow_none=True)
         _positive_int("n_critic", c.n_critic)
         _finite_non_negative("gp_weight", c.gp_weight)
+        if not isinstance(c.augment, str):
+            raise ValueError(
+                f"augment must be a string like 'translation,cutout', got {c.augment!r}"
+            )
+        from .augment import parse_policy
+
+        parse_policy(c.augment)  # ValueError naming the valid policies
+        if isinstance(c.ema, bool) or not isinstance(c.ema, (int, float)) or not 0 <= c.ema < 1:
+            raise ValueError(f"ema must be a decay in [0, 1) (0 turns it off), got {c.ema!r}")
     if isinstance(c, VAEConfig):
         _validate_vae(c)
     _positive_int("max_steps", c.max_steps, allow_none=True)

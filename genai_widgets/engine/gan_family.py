@@ -9,7 +9,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .augment import diff_augment, parse_policy
 from .config import GANConfig
+from .ema import GeneratorEMA
 from .family import Family, adam_betas, set_lr
 from .gan_step import GANParts, gan_step, metric_names
 from .losses import get_loss
@@ -79,7 +81,10 @@ class GANFamily(Family):
             loss=self.loss,
             latent_shape=latent_shape,
             noise=noise,
+            augment=_augmenter(parse_policy(config.augment), noise),
         )
+        # Sampling reads the average of the generator's recent weights (config.ema).
+        self.ema = GeneratorEMA(generator, config.ema) if config.ema else None
         self.latent_shape = latent_shape
         self.metric_names = metric_names(self.loss)
 
@@ -91,13 +96,16 @@ class GANFamily(Family):
         *,
         check_finite: bool,
     ) -> Tensor:
-        return gan_step(
+        values = gan_step(
             self.parts,
             next_batch,
             n_critic=settings["n_critic"],
             gp_weight=settings["gp_weight"],
             check_finite=check_finite,
         )
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        return values
 
     def apply_settings(self, settings: dict[str, Any]) -> None:
         lr = settings["lr"]
@@ -116,6 +124,7 @@ class GANFamily(Family):
             "opt_g": self.parts.opt_g.state_dict(),
             "opt_d": self.parts.opt_d.state_dict(),
             "noise_rng": self.parts.noise.get_state(),
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -124,11 +133,35 @@ class GANFamily(Family):
         self.parts.opt_g.load_state_dict(state["opt_g"])
         self.parts.opt_d.load_state_dict(state["opt_d"])
         self.parts.noise.set_state(state["noise_rng"])
+        if self.ema is not None:
+            if "ema" in state:
+                self.ema.load_state_dict(state["ema"])
+            else:  # a checkpoint from before the average existed: start it from these weights
+                self.ema = GeneratorEMA(self.generator, self.ema.decay)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def inference_modules(self) -> dict[str, nn.Module]:
+        if self.ema is None:
+            return self.modules()
+        return {"generator": self.ema.module, "discriminator": self.discriminator}
 
     def result(self) -> Any:
         from ..models import GANModels
 
         return GANModels(self.generator, self.discriminator)
+
+
+def _augmenter(
+    policy: tuple[str, ...], noise: torch.Generator
+) -> Callable[[Tensor], Tensor] | None:
+    """DiffAugment for image batches with the step's own RNG (so runs stay reproducible and
+    resume bit-for-bit); 2-D points pass through untouched."""
+    if not policy:
+        return None
+
+    def augment(x: Tensor) -> Tensor:
+        return diff_augment(x, policy, noise) if x.dim() == 4 else x
+
+    return augment

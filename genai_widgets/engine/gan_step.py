@@ -33,6 +33,8 @@ class GANParts:
     loss: GANLoss
     latent_shape: tuple[int, ...]  # z shape per sample: (latent_dim,) or (latent_dim, 1, 1)
     noise: torch.Generator  # RNG for z and the gradient-penalty mixing, on the model's device
+    # Applied to every image D sees, real and fake, in both updates (DiffAugment); None: off.
+    augment: Callable[[Tensor], Tensor] | None = None
 
 
 def metric_names(loss: GANLoss) -> tuple[str, ...]:
@@ -53,7 +55,13 @@ def gan_step(
 ) -> Tensor:
     """Train D `n_critic` times, then G once. Returns the step's metrics as one tensor on the
     model's device, in `metric_names(loss)` order; no host sync unless `check_finite` (CPU)."""
-    G, D, loss = parts.generator, parts.discriminator, parts.loss
+    G, loss = parts.generator, parts.loss
+    D = parts.discriminator
+    if parts.augment is not None:
+        D_plain, augment = D, parts.augment
+
+        def D(x: Tensor) -> Tensor:  # D(T(x)): every input augmented, real or fake
+            return D_plain(augment(x))
 
     # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the loss's equivalent).
     for i in range(n_critic):

@@ -254,3 +254,56 @@ def test_toy_data_uses_the_mlp(tiny):
     assert run.config.model == "mlp"
     assert run.wait(60) == "finished"
     assert run.sample(10).shape == (10, 2)
+
+
+# ------------------------------------------------------------------ small-data defaults
+class _Recorder(torch.nn.Module):
+    """A discriminator for 16x16 grey images that keeps what it was shown."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 1))
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return self.net(x)
+
+
+def test_diffaugment_transforms_what_d_sees_and_none_turns_it_off(tiny):
+    data = torch.rand(32, 1, 16, 16) * 2 - 1
+    for policy, augmented in (("translation,cutout", True), ("none", False)):
+        G, _ = gw.get_model("dcgan", image_size=16, channels=1, latent_dim=16, width=8)
+        D = _Recorder()
+        run = gw.train_gan(**tiny(data=data, model=(G, D), max_steps=1, augment=policy, ema=0))
+        run.wait(60)
+        real_seen = D.seen[-3]  # the step calls D on real, fake, then fake for G's update
+        on_data = [(real_seen[i] == data).flatten(1).all(1).any() for i in range(len(real_seen))]
+        # Cutout zeroes a square of every augmented image, so none equals a data image.
+        assert (not any(on_data)) if augmented else all(on_data), policy
+
+
+def test_ema_is_what_sampling_reads_and_is_checkpointed(tiny):
+    run = gw.train_gan(**tiny(max_steps=5, ema=0.9))
+    run.wait(60)
+    ema = run.family.ema
+    assert ema is not None and ema.updates == 5
+    z = run.random_z(4, seed=0)
+    with torch.no_grad():
+        expected = ema.module.eval()(z.view(4, 16, 1, 1))
+        live = run.generator.eval()(z.view(4, 16, 1, 1))
+    assert torch.allclose(run.sample(z=z), expected)
+    assert not torch.allclose(run.sample(z=z), live)  # the average, not the last iterate
+    again = gw.load_run(run.run_dir)
+    assert again.family.ema.updates == 5
+    assert torch.allclose(again.sample(z=z), expected)
+    off = gw.train_gan(**tiny(max_steps=2, ema=0))
+    off.wait(60)
+    assert off.family.ema is None
+
+
+def test_bad_small_data_settings_are_refused(tiny):
+    with pytest.raises(ValueError, match="valid: color, translation, cutout"):
+        gw.train_gan(**tiny(augment="flip"))
+    with pytest.raises(ValueError, match="ema must be a decay in"):
+        gw.train_gan(**tiny(ema=1.5))

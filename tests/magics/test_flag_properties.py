@@ -118,6 +118,11 @@ _VALUES = {
     "text": _names,
 }
 
+# Fields whose text has a grammar of its own.
+_FIELD_VALUES = {
+    "augment": st.sampled_from(["none", "translation", "translation,cutout", "color,cutout"]),
+}
+
 
 @st.composite
 def valid_assignments(draw: st.DrawFn) -> dict:
@@ -127,6 +132,8 @@ def valid_assignments(draw: st.DrawFn) -> dict:
         spec = SPECS[name]
         if spec.optional and draw(st.integers(0, 4)) == 0:
             out[name] = None
+        elif name in _FIELD_VALUES:
+            out[name] = draw(_FIELD_VALUES[name])
         else:
             out[name] = draw(_VALUES[spec.kind])
     return out

@@ -34,6 +34,8 @@ SAMPLES = {
     "beta2": ("0.9", 0.9),
     "n_critic": ("3", 3),
     "gp_weight": ("2.5", 2.5),
+    "augment": ("color,translation", "color,translation"),
+    "ema": ("0.99", 0.99),
     "max_steps": ("11", 11),
     "epochs": ("1.5", 1.5),
     "device": ("cpu", "cpu"),
