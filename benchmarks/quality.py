@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from genai_widgets.data import get_dataset
 from genai_widgets.engine.augment import diff_augment, parse_policy
-from genai_widgets.engine.config import GANConfig
+from genai_widgets.engine.config import DEFAULT_EMA, GANConfig
 from genai_widgets.engine.ema import GeneratorEMA
 from genai_widgets.engine.quality import QualityMeter
 from genai_widgets.models import get_model
@@ -47,7 +47,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     defaults = GANConfig()
     policy = parse_policy(defaults.augment) if a.variant == "defaults" else ()
-    decay = defaults.ema if a.variant == "defaults" else 0.0
+    decay = DEFAULT_EMA if a.variant == "defaults" else 0.0  # GANConfig.ema=None on images
 
     src = get_dataset("digits", image_size=32)
     meter = QualityMeter.for_data(src.tensor, src.labels)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .checkpoint import list_checkpoints, load_checkpoint
-from .config import CONFIGS, GANConfig, RunConfig, VAEConfig, build_config, make_config
+from .config import CONFIGS, DEFAULT_EMA, GANConfig, RunConfig, VAEConfig, build_config, make_config
 from .run import RUNS, Run, _default_name, resolve_device
 from .vae_family import VAEFamily, build_vae_modules, probe_vae
 
@@ -30,9 +30,13 @@ def _is_pair(model: Any) -> bool:
 
 
 def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANConfig]:
-    """Registry name or user pair -> (generator, discriminator); may adjust config.model."""
+    """Registry name or user pair -> (generator, discriminator); may adjust config.model and
+    resolves `ema=None` (0.999 on images; off on 2-D points, whose data-space view shows the
+    generator being trained, not its average)."""
     from ..models import get_model, list_models
 
+    if config.ema is None:
+        config = config.replace(ema=0.0 if data.kind == "points" else DEFAULT_EMA)
     model = config.model
     if _is_pair(model):
         generator, discriminator = model

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+DEFAULT_EMA = 0.999  # the generator average's decay on image data (GANConfig.ema=None)
 LOSSES = ("nonsaturating", "minimax", "wgan-gp", "hinge")
 LIKELIHOODS = ("bernoulli", "gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -85,7 +86,7 @@ class GANConfig(RunConfig):
     n_critic: int = 1  # discriminator updates per generator update (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
     augment: str = "translation,cutout"  # DiffAugment policy for D's inputs; "none": off
-    ema: float = 0.999  # decay of the generator weight average used for sampling (0: off)
+    ema: float | None = None  # generator average for sampling; None: 0.999 images, off 2-D
 
     def replace(self, **changes: Any) -> GANConfig:
         return dataclasses.replace(self, **changes)
@@ -210,7 +211,9 @@ def validate_config(c: RunConfig) -> None:
         from .augment import parse_policy
 
         parse_policy(c.augment)  # ValueError naming the valid policies
-        if isinstance(c.ema, bool) or not isinstance(c.ema, (int, float)) or not 0 <= c.ema < 1:
+        if c.ema is not None and (
+            isinstance(c.ema, bool) or not isinstance(c.ema, (int, float)) or not 0 <= c.ema < 1
+        ):
             raise ValueError(f"ema must be a decay in [0, 1) (0 turns it off), got {c.ema!r}")
     if isinstance(c, VAEConfig):
         _validate_vae(c)

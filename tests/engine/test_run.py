@@ -300,6 +300,15 @@ def test_ema_is_what_sampling_reads_and_is_checkpointed(tiny):
     off = gw.train_gan(**tiny(max_steps=2, ema=0))
     off.wait(60)
     assert off.family.ema is None
+    # ema=None (the default): on for images, off for 2-D points, whose data-space view must
+    # show the generator being trained; the resolved value is what config.json keeps.
+    images = gw.train_gan(**tiny(max_steps=1))
+    points = gw.train_gan(**tiny(data="ring", max_steps=1))
+    for r in (images, points):
+        r.wait(60)
+    assert images.config.ema == 0.999 and images.family.ema.decay == 0.999
+    assert points.config.ema == 0.0 and points.family.ema is None
+    assert gw.load_run(images.run_dir).config.ema == 0.999
 
 
 def test_bad_small_data_settings_are_refused(tiny):
