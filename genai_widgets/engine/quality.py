@@ -282,3 +282,49 @@ def _features(net: FeatureNet, images: Tensor, batch: int = 500) -> np.ndarray:
         for i in range(0, len(images), batch):
             out.append(net.features(images[i : i + batch].float().cpu()).double().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1))
+
+
+# --------------------------------------------------------------------------- warnings
+def quality_warnings(
+    evaluations: dict[str, np.ndarray], *, collapse_ratio: float = 0.7, rising: int = 3
+) -> list[tuple[str, str]]:
+    """Warnings from the quality measures so far (columns "step", "fid", "classes_covered"):
+
+    - "ModeCollapse" when classes covered fell below `collapse_ratio` of its best so far: the
+      generator is concentrating on a few classes (mode collapse);
+    - "QualityDeclining" when FID rose in each of the last `rising` evaluations and stands
+      above its best by 10%: on a small data set the usual cause is the discriminator
+      over-fitting the real images (keep `augment` on, stop at the best step, or lower lr).
+    Returns (kind, message) pairs, for `Run`'s health mechanism."""
+    out: list[tuple[str, str]] = []
+    steps = np.asarray(evaluations.get("step", ()), dtype=np.float64)
+    covered = np.asarray(evaluations.get("classes_covered", ()), dtype=np.float64)
+    fid = np.asarray(evaluations.get("fid", ()), dtype=np.float64)
+    ok = np.isfinite(covered)
+    if ok.sum() >= 2:
+        c, best = covered[ok][-1], covered[ok].max()
+        if c < collapse_ratio * best:
+            out.append(
+                (
+                    "ModeCollapse",
+                    f"classes covered fell to {c:.0%} (best {best:.0%}): the generator is "
+                    "collapsing onto a few modes; lower the learning rate, or resume from an "
+                    "earlier checkpoint",
+                )
+            )
+    ok = np.isfinite(fid)
+    if ok.sum() > rising:
+        f, s = fid[ok], steps[ok] if len(steps) == len(fid) else np.arange(ok.sum())
+        tail = f[-(rising + 1) :]
+        if np.all(np.diff(tail) > 0) and f[-1] > 1.1 * f.min():
+            best_step = int(s[int(np.argmin(f))])
+            out.append(
+                (
+                    "QualityDeclining",
+                    f"FID has risen {rising} evaluations in a row to {f[-1]:.1f} (best "
+                    f"{f.min():.1f} at step {best_step}): the discriminator is likely "
+                    "over-fitting the real images; keep augment on, lower lr, or stop at the "
+                    "best step's checkpoint",
+                )
+            )
+    return out

@@ -165,3 +165,22 @@ def test_ema_averages_weights_and_round_trips():
     assert torch.equal(other.module[0].weight, ema.module[0].weight)
     with pytest.raises(ValueError, match="decay"):
         GeneratorEMA(g, decay=1.0)
+
+
+# ------------------------------------------------------------------ warnings
+def test_quality_warnings_name_mode_collapse_and_over_fitting():
+    from genai_widgets.engine.quality import quality_warnings
+
+    steps = np.array([500, 1000, 1500, 2000, 2500.0])
+    healthy = {"step": steps, "fid": np.array([40, 30, 25, 22, 21.0]),
+               "classes_covered": np.array([0.9, 1, 1, 1, 1.0])}  # fmt: skip
+    assert quality_warnings(healthy) == []
+    collapsed = dict(healthy, classes_covered=np.array([0.9, 1, 1, 0.5, 0.3]))
+    ((kind, text),) = quality_warnings(collapsed)
+    assert kind == "ModeCollapse" and "30%" in text
+    rising = dict(healthy, fid=np.array([40, 20, 24, 28, 33.0]))
+    ((kind, text),) = quality_warnings(rising)
+    assert (
+        kind == "QualityDeclining" and "best 20.0 at step 1000" in text and "over-fitting" in text
+    )
+    assert quality_warnings({}) == []
