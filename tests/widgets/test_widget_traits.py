@@ -155,7 +155,10 @@ def test_flusher_writes_at_most_ten_times_a_second(stub_run, monkeypatch):
             stub_run.add_row(1.0)
             time.sleep(0.002)
         n = len(rec.of_type("curve_append"))
-        assert 5 <= n <= 17, n
+        elapsed = time.monotonic() - start
+        # At most ten a second (one extra for the tick in flight); a loaded machine may give
+        # fewer ticks, never more.
+        assert 1 <= n <= 10 * elapsed + 1, (n, elapsed)
 
         def rows_sent() -> int:
             return sum(c["rows"] for c, _ in rec.of_type("curve_append"))
