@@ -4,6 +4,7 @@ Nothing here imports a widget library."""
 from .api import build_run, load_run, train_gan
 from .checkpoint import CheckpointError
 from .config import GANConfig, make_config
+from .evaluators import Evaluator, ModelCopies
 from .gan_step import GANParts, NonFiniteLossError, gan_step
 from .losses import GANLoss, HingeLoss, MinimaxLoss, NonSaturatingLoss, WGANGPLoss, get_loss
 from .run import RUNS, Event, Run, interpolate_latents
@@ -17,6 +18,8 @@ __all__ = [
     "RUNS",
     "GANConfig",
     "make_config",
+    "Evaluator",
+    "ModelCopies",
     "GANParts",
     "gan_step",
     "NonFiniteLossError",

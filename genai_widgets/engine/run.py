@@ -29,6 +29,7 @@ from torch import nn
 from . import images as _images
 from .checkpoint import save_checkpoint
 from .config import SETTABLE, GANConfig, validate_config
+from .evaluators import EvaluationRunner, Evaluator, merge_into_history
 from .gan_step import GANParts, NonFiniteLossError, gan_step, metric_names
 from .history import History
 from .losses import get_loss
@@ -177,6 +178,7 @@ class Run:
         )
         self._metric_names = metric_names(self.loss)
         self._history = History(["step", "time", *self._metric_names, "lr"])
+        self._evaluations = EvaluationRunner(self)  # measures computed off the trainer
         self._snapshots: list[tuple[int, bytes, tuple[int, int, int, int]]] = []
         self._snapshot_cache: dict[int, np.ndarray] = {}
         self._events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
@@ -233,8 +235,29 @@ class Run:
     @property
     def history(self) -> dict[str, np.ndarray]:
         """Column name -> 1-D array: "step", "time", "loss_d", "loss_g", "d_real", "d_fake", "lr"
-        (+ "gp" for wgan-gp). Recent rows are exact; older ones are block means."""
-        return self._history.as_dict()
+        (+ "gp" for wgan-gp). Recent rows are exact; older ones are block means. Evaluation
+        columns (e.g. "modes_covered") are NaN except at the rows of the steps they were
+        measured at; `evaluations` has them compactly."""
+        return merge_into_history(self._history.as_dict(), self._evaluations.history.as_dict())
+
+    @property
+    def evaluations(self) -> dict[str, np.ndarray]:
+        """Measures computed every so many steps off the trainer (mode coverage, ...): column
+        name -> 1-D array, with their own "step" and "time" columns."""
+        return self._evaluations.history.as_dict()
+
+    def evaluations_since(self, cursor: int) -> tuple[int, dict[str, np.ndarray]]:
+        """Evaluation rows recorded after `cursor` (0: from the start) and the new cursor."""
+        return self._evaluations.history.since(cursor)
+
+    @property
+    def evaluation_names(self) -> list[str]:
+        """The evaluation columns (not "step" / "time")."""
+        return self._evaluations.columns
+
+    def add_evaluator(self, evaluator: Evaluator) -> None:
+        """Compute `evaluator` on copies of the models, on a thread of its own, while training."""
+        self._evaluations.add(evaluator)
 
     def history_extremes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per column (min, max) aligned with `history`: spikes stay visible after folding."""
@@ -295,6 +318,7 @@ class Run:
             )
             self._thread.start()
             self._emit("RunStarted", {"device": str(self.device)})
+        self._evaluations.start()
         # This thread ran torch (model build, shape check) and will idle while the trainer
         # works: its idle OpenMP pool would slow every parallel region of the trainer.
         release_openmp_pool()
@@ -334,8 +358,12 @@ class Run:
         """Block until the trainer thread ends or `timeout` passes; returns the status.
         (A paused run's thread keeps waiting, so `wait()` on it waits for resume or stop.)"""
         thread = self._thread
+        deadline = None if timeout is None else time.monotonic() + timeout
         if thread is not None:
             thread.join(timeout)
+            if not thread.is_alive():  # and the last evaluation of the final step
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._evaluations.join(left)
         return self._status
 
     def result(self, timeout: float | None = None):
@@ -542,6 +570,7 @@ class Run:
                 self._history.extend(rows)
             for step, png, shape, _nrow, _pad in reader.snapshots(max_step=self.step):
                 self._snapshots.append((step, png, shape))
+            self._evaluations.restore(reader.evaluations(max_step=self.step))
         finally:
             reader.close()
 
