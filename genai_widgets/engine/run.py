@@ -29,6 +29,7 @@ from torch import nn
 from . import images as _images
 from .checkpoint import save_checkpoint
 from .config import SETTABLE, GANConfig, validate_config
+from .coverage import coverage_evaluator
 from .evaluators import EvaluationRunner, Evaluator, merge_into_history
 from .gan_step import GANParts, NonFiniteLossError, gan_step, metric_names
 from .history import History
@@ -196,6 +197,11 @@ class Run:
             (run_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2))
             self._store.set_meta("latent_shape", list(latent_shape))
         self._sink = MetricSink(self, device)
+        modes = getattr(data_source, "modes", None)
+        if modes is not None and getattr(data_source, "mode_std", None):  # "ring", "grid"
+            self.add_evaluator(
+                coverage_evaluator(modes, data_source.mode_std, seed=config.seed + 4)
+            )
         RUNS[self.name] = self
 
     # ------------------------------------------------------------------ public state
