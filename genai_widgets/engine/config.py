@@ -15,6 +15,7 @@ from typing import Any
 LOSSES = ("nonsaturating", "minimax", "wgan-gp", "hinge")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INTERPOLATIONS = ("slerp", "lerp")
+MAX_STEP_DELAY = 60.0  # seconds; slower than this is a pause
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class GANConfig:
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
     max_steps: int | None = None  # stop after this many generator updates
     epochs: float | None = None  # or after this many passes over the data
+    step_delay: float = 0.0  # slow motion: seconds to wait after each step (0: full speed)
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     seed: int = 0  # seeds weights, data order and the fixed sample noise
     name: str | None = None  # shown in dashboards; defaults to a time stamp
@@ -128,6 +130,14 @@ def validate_config(c: GANConfig) -> None:
         raise ValueError(f"gp_weight must be a finite number >= 0, got {c.gp_weight!r}")
     _positive_int("max_steps", c.max_steps, allow_none=True)
     _positive_float("epochs", c.epochs, allow_none=True)
+    if (
+        isinstance(c.step_delay, bool)
+        or not isinstance(c.step_delay, (int, float))
+        or not 0 <= c.step_delay <= MAX_STEP_DELAY
+    ):
+        raise ValueError(
+            f"step_delay must be a number of seconds in [0, {MAX_STEP_DELAY:g}], got {c.step_delay!r}"
+        )
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {c.seed!r}")
     _positive_int("sample_every", c.sample_every)
@@ -141,6 +151,16 @@ def validate_config(c: GANConfig) -> None:
 
 
 # Fields whose change mid-run `Run.set` accepts.
-SETTABLE = ("lr", "lr_d", "n_critic", "gp_weight", "max_steps", "sample_every", "beta1", "beta2")
+SETTABLE = (
+    "lr",
+    "lr_d",
+    "n_critic",
+    "gp_weight",
+    "max_steps",
+    "sample_every",
+    "beta1",
+    "beta2",
+    "step_delay",
+)
 
 __all__ = ["GANConfig", "LOSSES", "DEVICES", "SETTABLE", "make_config", "validate_config", "field"]

@@ -141,6 +141,8 @@ class Run:
         self._paused = False
         self._stop_requested = False
         self._pending: dict[str, Any] = {}
+        self._single_steps = 0  # steps asked for by step_once() and not yet done
+        self._single_done = 0  # steps done for step_once() so far
         self._settings = {k: getattr(config, k) for k in SETTABLE}
         self._output_parent: tuple[Any, dict] | None = None
         self.message: str | None = None
@@ -218,9 +220,12 @@ class Run:
     @property
     def max_steps(self) -> int | None:
         """Generator updates to train for (from `max_steps` or `epochs`), None = until stopped."""
+        return self._step_target(self._settings["max_steps"])
+
+    def _step_target(self, max_steps: int | None) -> int | None:
         limits = []
-        if self._settings["max_steps"] is not None:
-            limits.append(self._settings["max_steps"])
+        if max_steps is not None:
+            limits.append(max_steps)
         if self.config.epochs is not None and self.data_source is not None:
             try:
                 per_epoch = self.data_source.steps_per_epoch(self.config.batch_size)
@@ -384,10 +389,42 @@ class Run:
             raise TimeoutError(f"run {self.name!r} still {status} after {timeout} s")
         return GANModels(self.generator, self.discriminator)
 
+    def step_once(self, wait: bool = True, timeout: float | None = 60.0) -> int:
+        """Train exactly one step on a paused run, which stays paused; returns `step` (the new
+        one when `wait`). Each call asks for one more step, so N quick calls train N steps.
+        Raises RuntimeError unless the run is paused with its trainer thread alive."""
+        with self._cond:
+            alive = self._thread is not None and self._thread.is_alive()
+            if self._status != "paused" or not alive:
+                state = self._status if alive or self._status != "paused" else "not training"
+                raise RuntimeError(
+                    f"step_once() trains one step of a paused run; run {self.name!r} is {state}"
+                    + (": pause it first with run.pause()" if self._status == "running" else "")
+                )
+            # A max_steps just set is still pending; the trainer applies it before the step.
+            target = self._step_target(self._pending.get("max_steps", self._settings["max_steps"]))
+            if target is not None and self.step + self._single_steps >= target:
+                raise RuntimeError(
+                    f"run {self.name!r} is at max_steps={target}; raise it first, "
+                    f"e.g. run.set(max_steps={target + 1000})"
+                )
+            self._single_steps += 1
+            ticket = self._single_done + self._single_steps
+            self._cond.notify_all()
+            if not wait:
+                return self.step
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._single_done < ticket and self._thread.is_alive():
+                left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if left <= 0:
+                    raise TimeoutError(f"run {self.name!r}: the step took longer than {timeout} s")
+                self._cond.wait(left)
+            return self.step
+
     def set(self, **changes: Any) -> None:
         """Change hyper-parameters mid-run (applied before the next step): lr, lr_d, n_critic,
-        gp_weight, max_steps, sample_every, beta1, beta2. Bad values raise ValueError and the
-        run keeps its old values."""
+        gp_weight, max_steps, sample_every, beta1, beta2, step_delay (slow motion: seconds to
+        wait after each step). Bad values raise ValueError and the run keeps its old values."""
         unknown = sorted(set(changes) - set(SETTABLE))
         if unknown:
             raise ValueError(
@@ -400,6 +437,7 @@ class Run:
             self._pending.update(changes)
             if self._thread is None or not self._thread.is_alive():
                 self._apply_pending()
+            self._cond.notify_all()  # a trainer waiting out a slow-motion delay rereads it
             self._emit("HyperparametersChanged", {k: changes[k] for k in changes})
 
     # ------------------------------------------------------------------ generation
@@ -617,14 +655,15 @@ class Run:
         try:
             while True:
                 with self._cond:
-                    if self._paused and not self._stop_requested:
+                    if self._paused and not self._stop_requested and not self._single_steps:
                         # Idle while paused: free this thread's pool and stop the governor.
                         training_thread_idle()
-                        while self._paused and not self._stop_requested:
+                        while self._paused and not self._stop_requested and not self._single_steps:
                             self._cond.wait()
                         prepare_training_thread()
                     if self._stop_requested:
                         break
+                    single = self._single_steps > 0  # a step asked for by step_once()
                     self._apply_pending()
                     n_critic, gp_weight = self._settings["n_critic"], self._settings["gp_weight"]
                     sample_every = self._settings["sample_every"]
@@ -643,6 +682,8 @@ class Run:
                         )
                     except NonFiniteLossError as exc:
                         self._non_finite(self.step + 1, exc.name, exc.value)
+                        if single:
+                            self._single_step_done()
                         continue
                     self.step += 1
                 step = self.step
@@ -653,6 +694,9 @@ class Run:
                 if self.config.checkpoint_every and step % self.config.checkpoint_every == 0:
                     with self._step_lock:
                         self._write_checkpoint()
+                if single:
+                    self._single_step_done()
+                self._slow_motion_wait()
         except BaseException as exc:  # the thread must report, never die silently
             self.error = exc
             self.traceback_text = "".join(traceback.format_exception(exc))
@@ -696,6 +740,25 @@ class Run:
             + (f" ({rate:.1f} steps/s)" if rate else ""),
             flush=True,
         )
+
+    def _single_step_done(self) -> None:
+        with self._cond:
+            self._single_steps = max(0, self._single_steps - 1)
+            self._single_done += 1
+            self._cond.notify_all()
+
+    def _slow_motion_wait(self) -> None:
+        # Slow motion: wait `step_delay` s after a step; a pause, a stop or a new step_delay
+        # (`run.set` notifies) ends or shortens the wait at once.
+        ended = time.monotonic()
+        with self._cond:
+            while not (self._stop_requested or self._paused):
+                if "step_delay" in self._pending:
+                    self._apply_pending()
+                left = ended + self._settings["step_delay"] - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
 
     def _non_finite(self, step: int, name: str, value: float) -> None:
         with self._cond:

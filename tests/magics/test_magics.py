@@ -44,6 +44,7 @@ SAMPLES = {
     "n_samples": ("16", 16),
     "checkpoint_every": ("0", 0),
     "log_every": ("2", 2),
+    "step_delay": ("0.25", 0.25),
 }
 FIELDS = [f.name for f in dataclasses.fields(GANConfig)]
 
