@@ -15,7 +15,7 @@ from .models import get_model, list_models, register_model
 
 __version__ = "0.1.0"
 
-_WIDGETS = ("LossCurve", "SampleGrid", "LatentExplorer", "Dashboard")
+_WIDGETS = ("LossCurve", "SampleGrid", "LatentExplorer", "DataSpace", "Dashboard")
 
 
 def __getattr__(name: str) -> Any:

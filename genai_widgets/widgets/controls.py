@@ -1,6 +1,6 @@
-"""Status and steering of a run (part of the Dashboard): pause / resume / stop, learning rate
-and n_critic wired to `run.set`, progress with steps/s and ETA, the failure traceback and the
-message of a run paused by a non-finite loss."""
+"""Status and steering of a run (part of the Dashboard): pause / resume / single step / stop,
+slow motion, learning rate and n_critic wired to `run.set`, progress with steps/s and ETA, the
+failure traceback and the message of a run paused by a non-finite loss."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import traitlets as t
 from ._base import Panel
 from .flusher import Tick
 
-COMMANDS = ("pause", "resume", "stop")
-FIELDS = ("lr", "n_critic", "max_steps")
+COMMANDS = ("pause", "resume", "stop", "step")
+FIELDS = ("lr", "n_critic", "max_steps", "step_delay")
+MAX_STEP_DELAY = 60.0
 
 
 def parse_field(field: str, text: Any) -> float | int | None:
@@ -27,6 +28,14 @@ def parse_field(field: str, text: Any) -> float | int | None:
             raise ValueError(f"lr must be a number > 0, got {raw!r}") from None
         if not math.isfinite(value) or value <= 0:
             raise ValueError(f"lr must be a finite number > 0, got {raw!r}")
+        return value
+    if field == "step_delay":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"step_delay must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value) or not 0 <= value <= MAX_STEP_DELAY:
+            raise ValueError(f"step_delay must be in [0, {MAX_STEP_DELAY:g}] seconds, got {raw!r}")
         return value
     if field in ("n_critic", "max_steps"):
         if field == "max_steps" and raw.lower() in ("", "none"):
@@ -71,6 +80,9 @@ class ControlsPanel(Panel):
     n_critic = t.Int(1).tag(sync=True)
     """int: the run's current discriminator updates per generator update."""
 
+    step_delay = t.Float(0.0).tag(sync=True)
+    """float: slow motion, seconds the trainer waits after each step (0: full speed)."""
+
     control_feedback = t.Dict().tag(sync=True)
     """dict: {"id": int, "ok": bool, "text": str}, the answer to the last command or value typed."""
 
@@ -93,6 +105,7 @@ class ControlsPanel(Panel):
             "error_text": (run.traceback_text or "") if run.status == "failed" else "",
             "lr": float(settings.get("lr", getattr(config, "lr", 0.0))),
             "n_critic": int(settings.get("n_critic", getattr(config, "n_critic", 1))),
+            "step_delay": float(settings.get("step_delay", getattr(config, "step_delay", 0.0))),
         }
         for name, value in updates.items():
             if getattr(self, name) != value:
@@ -120,7 +133,10 @@ class ControlsPanel(Panel):
                 self._say(False, f"unknown command {action!r}; valid: {', '.join(COMMANDS)}")
                 return True
             try:
-                getattr(run, action)()  # thread-safe, effective within one step
+                if action == "step":  # one step of a paused run; do not block the comm thread
+                    run.step_once(wait=False)
+                else:
+                    getattr(run, action)()  # thread-safe, effective within one step
             except Exception as error:
                 self._say(False, f"{action} failed: {error}")
             return True

@@ -119,6 +119,15 @@ def test_line_magic_starts_a_run_returns_at_once_and_binds_it(shell, shown, tmp_
     assert run.status == "stopped"
 
 
+def test_ring_data_shows_the_data_space_view_in_the_dashboard(shell, shown):
+    shell.run_cell_magic("gan_train", "--data ring --device cpu --max-steps 5 --as toy", "pass")
+    run = shell.user_ns["toy"]
+    (dashboard,) = shown
+    assert type(dashboard).__name__ == "Dashboard" and dashboard.data_space_enabled
+    assert run.config.model == "mlp" and run.wait(60) == "finished"
+    assert "modes_covered" in run.evaluations
+
+
 def test_all_flags_at_once_reach_a_real_run(shell, tmp_path):
     line = (
         f"{TINY} --loss hinge --lr 1e-3 --lr-d 2e-3 --beta1 0.3 --beta2 0.95 --n-critic 2 "
