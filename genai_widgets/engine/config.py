@@ -1,7 +1,8 @@
 """The one configuration object a GAN run is built from.
 
 `gw.train_gan(**kw)` and the `%%gan_train` magic both build a `GANConfig`; magic flags map one
-to one onto its fields (`--latent-dim` -> `latent_dim`).
+to one onto its fields (`--latent-dim` -> `latent_dim`). Three fields default to None, "auto":
+they take the value that suits the data (`DATA_DEFAULTS`) once the data is known.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ class GANConfig:
     data: Any = "digits"  # name, Dataset, DataLoader, tensor or image-folder path
     model: Any = "dcgan"  # registry name or a (generator, discriminator) pair
     loss: str = "nonsaturating"  # one of LOSSES
-    latent_dim: int = 64  # size of z, the generator's input
+    latent_dim: int | None = None  # size of z, the generator's input; None: 64, or 2 for 2-D points
     image_size: int = 32  # side of the square images the models see (16, 32 or 64 for dcgan)
     channels: int | None = None  # image channels; None takes them from the data
     width: int = 64  # base number of feature maps in the dcgan convolutions
-    batch_size: int = 64  # real images per discriminator update
-    lr: float = 2e-4  # Adam learning rate, both networks (DCGAN paper)
+    batch_size: int | None = None  # real samples per discriminator update; None: 64, or 256 for 2-D points
+    lr: float | None = None  # Adam learning rate, both networks; None: 2e-4 (DCGAN paper), or 1e-3 for 2-D points
     lr_d: float | None = None  # discriminator learning rate if different from lr
     beta1: float = 0.5  # Adam beta1 (DCGAN paper: 0.5 is steadier than 0.9)
     beta2: float = 0.999  # Adam beta2
@@ -110,12 +111,12 @@ def validate_config(c: GANConfig) -> None:
         raise ValueError(
             f"device must be one of {', '.join(DEVICES)} or 'cuda:N'; got {c.device!r}"
         )
-    _positive_int("latent_dim", c.latent_dim)
+    _positive_int("latent_dim", c.latent_dim, allow_none=True)
     _positive_int("image_size", c.image_size, minimum=4)
     _positive_int("channels", c.channels, allow_none=True)
     _positive_int("width", c.width)
-    _positive_int("batch_size", c.batch_size)
-    _positive_float("lr", c.lr)
+    _positive_int("batch_size", c.batch_size, allow_none=True)
+    _positive_float("lr", c.lr, allow_none=True)
     _positive_float("lr_d", c.lr_d, allow_none=True)
     for name in ("beta1", "beta2"):
         value = getattr(c, name)
@@ -150,6 +151,23 @@ def validate_config(c: GANConfig) -> None:
         raise ValueError(f"run_dir must be a path string, got {type(c.run_dir).__name__}")
 
 
+# What the "auto" (None) fields become, by the kind of data. Images: the DCGAN paper's settings.
+# 2-D points: GAN Lab's 2-D latent plane (the data-space view's mesh is then the whole latent
+# space), and the batch and learning rate with which the MLP GAN covers the ring's 8 and the
+# grid's 25 modes within a few thousand steps (benchmarks/toy2d.py; README).
+DATA_DEFAULTS: dict[str, dict[str, Any]] = {
+    "images": {"latent_dim": 64, "batch_size": 64, "lr": 2e-4},
+    "points": {"latent_dim": 2, "batch_size": 256, "lr": 1e-3},
+}
+
+
+def resolve_defaults(config: GANConfig, kind: str) -> GANConfig:
+    """`config` with its "auto" (None) fields set for data of `kind` ("images" or "points")."""
+    defaults = DATA_DEFAULTS.get(kind, DATA_DEFAULTS["images"])
+    changes = {k: v for k, v in defaults.items() if getattr(config, k) is None}
+    return config.replace(**changes) if changes else config
+
+
 # Fields whose change mid-run `Run.set` accepts.
 SETTABLE = (
     "lr",
@@ -163,4 +181,14 @@ SETTABLE = (
     "step_delay",
 )
 
-__all__ = ["GANConfig", "LOSSES", "DEVICES", "SETTABLE", "make_config", "validate_config", "field"]
+__all__ = [
+    "GANConfig",
+    "LOSSES",
+    "DEVICES",
+    "SETTABLE",
+    "DATA_DEFAULTS",
+    "make_config",
+    "resolve_defaults",
+    "validate_config",
+    "field",
+]

@@ -425,6 +425,8 @@ class Run:
         """Change hyper-parameters mid-run (applied before the next step): lr, lr_d, n_critic,
         gp_weight, max_steps, sample_every, beta1, beta2, step_delay (slow motion: seconds to
         wait after each step). Bad values raise ValueError and the run keeps its old values."""
+        if "lr" in changes and changes["lr"] is None:  # "auto" is for building a run only
+            raise ValueError("lr must be a number > 0, got None")
         unknown = sorted(set(changes) - set(SETTABLE))
         if unknown:
             raise ValueError(

@@ -223,7 +223,7 @@ def test_rerunning_replaces_the_bound_run(shell, capsys):
             "unknown flag --learnin-rate; did you mean --lr? valid flags: --data --model",
         ),
         ("--latent_dim 8", "unknown flag --latent_dim; did you mean --latent-dim?"),
-        ("--lr fast", "--lr expects a number, got 'fast'"),
+        ("--lr fast", "--lr expects a number or none, got 'fast'"),
         ("--max-steps 2.5", "--max-steps expects an integer or none, got '2.5'"),
         ("--gp-weight nan", "--gp-weight expects a finite number, got 'nan'"),
         ("--channels none --width none", "--width expects an integer, got 'none'"),
@@ -241,8 +241,8 @@ def test_rerunning_replaces_the_bound_run(shell, capsys):
             f"--model expects one of {', '.join(list_models())}; got 'dcgna' "
             "(did you mean 'dcgan'?)",
         ),
-        ("--lr", "--lr expects a value (a number), got nothing"),
-        ("--lr --seed 1", "--lr expects a value (a number), got nothing before --seed"),
+        ("--lr", "--lr expects a value (a number or none), got nothing"),
+        ("--lr --seed 1", "--lr expects a value (a number or none), got nothing before --seed"),
         (
             "--run-dir --x",
             "--run-dir expects a value (a non-empty string or none), got nothing before --x "
@@ -274,7 +274,7 @@ def test_usage_error_prints_one_line_without_traceback(shell, capsys):
     result = shell.run_cell("%gan_train --lr fast")
     assert isinstance(result.error_in_exec, UsageError)
     captured = capsys.readouterr()
-    assert "UsageError: --lr expects a number, got 'fast'" in captured.err
+    assert "UsageError: --lr expects a number or none, got 'fast'" in captured.err
     assert "Traceback" not in captured.out + captured.err
 
 
