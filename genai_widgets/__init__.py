@@ -21,6 +21,7 @@ _WIDGETS = (
     "SampleGrid",
     "LatentExplorer",
     "Controls",
+    "DataSpace",
     "Dashboard",
     "VAEDashboard",
     "LatentScatter",

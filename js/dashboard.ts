@@ -2,6 +2,7 @@
 // bundle with each widget instance, so child widgets would ship plotly several times).
 import type { RenderProps } from "@anywidget/types";
 import { mountControlsPanel } from "./lib/controls_panel";
+import { mountDataSpacePanel } from "./lib/data_space_panel";
 import { mountExplorerPanel } from "./lib/explorer_panel";
 import { mountGridPanel } from "./lib/grid_panel";
 import { mountLossPanel } from "./lib/loss_panel";
@@ -15,13 +16,22 @@ function render({ model, el }: RenderProps) {
     const grid = h("div", { class: "gw-panel gw-grid" }, [h("div", { class: "gw-panel-title", text: "Fixed-noise samples" })]);
     const explorer = h("details", { class: "gw-panel gw-explorer", open: true },
       [h("summary", { class: "gw-panel-title", text: "Latent explorer" })]);
+    const lossPanel = () => mountLossPanel(model, loss, errors, {
+      cursorTrait: "snapshot_step",
+      onPickStep: (step) => model.send({ type: "seek_step", step }),
+    });
+    if (model.get("data_space_enabled")) {
+      // 2-D points: the data-space view takes the place of the image panels.
+      const space = h("div", { class: "gw-panel gw-data-space" },
+        [h("div", { class: "gw-panel-title", text: "Data space" })]);
+      root.append(controls, h("div", { class: "gw-columns" }, [loss, space]));
+      return [mountControlsPanel(model, controls, errors), lossPanel(),
+        mountDataSpacePanel(model, space, errors)];
+    }
     root.append(controls, h("div", { class: "gw-columns" }, [loss, grid]), explorer);
     return [
       mountControlsPanel(model, controls, errors),
-      mountLossPanel(model, loss, errors, {
-        cursorTrait: "snapshot_step",
-        onPickStep: (step) => model.send({ type: "seek_step", step }),
-      }),
+      lossPanel(),
       mountGridPanel(model, grid, errors),
       mountExplorerPanel(model, explorer, errors),
     ];

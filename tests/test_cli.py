@@ -44,7 +44,7 @@ def test_cli_bad_flag_is_one_line(tmp_path):
         timeout=300,
     )
     assert out.returncode == 2
-    assert out.stderr.strip() == "error: --lr expects a number, got 'fast'"
+    assert out.stderr.strip() == "error: --lr expects a number or none, got 'fast'"
 
 
 def test_cli_trains_a_vae_with_family_vae(tmp_path):

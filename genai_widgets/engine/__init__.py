@@ -4,6 +4,7 @@ family, its store and checkpoints. Nothing here imports a widget library."""
 from .api import build_run, load_run, train_gan, train_vae
 from .checkpoint import CheckpointError
 from .config import GANConfig, RunConfig, VAEConfig, make_config, make_vae_config
+from .evaluators import Evaluator, ModelCopies
 from .family import Family
 from .gan_family import GANFamily
 from .gan_step import GANParts, NonFiniteLossError, gan_step
@@ -28,6 +29,8 @@ __all__ = [
     "Family",
     "GANFamily",
     "VAEFamily",
+    "Evaluator",
+    "ModelCopies",
     "GANParts",
     "gan_step",
     "VAEParts",

@@ -12,7 +12,16 @@ import torch
 from torch import nn
 
 from .checkpoint import list_checkpoints, load_checkpoint
-from .config import CONFIGS, DEFAULT_EMA, GANConfig, RunConfig, VAEConfig, build_config, make_config
+from .config import (
+    CONFIGS,
+    DEFAULT_EMA,
+    GANConfig,
+    RunConfig,
+    VAEConfig,
+    build_config,
+    make_config,
+    resolve_defaults,
+)
 from .run import RUNS, Run, _default_name, resolve_device
 from .vae_family import VAEFamily, build_vae_modules, probe_vae
 
@@ -172,6 +181,7 @@ def build_run(config: RunConfig) -> Run:
         return build_vae_run(config)
     device = resolve_device(config.device)
     data = _build_data(config)
+    config = resolve_defaults(config, data.kind)  # "auto" latent_dim, batch_size, lr
     generator, discriminator, config = _build_models(config, data)
     latent_shape = _probe(generator, discriminator, data, config, device)
     _check_name_free(config)
@@ -191,10 +201,10 @@ def train_gan(
     data: Any = "digits",
     model: Any = "dcgan",
     loss: str = "nonsaturating",
-    latent_dim: int = 64,
+    latent_dim: int | None = None,
     image_size: int = 32,
-    batch_size: int = 64,
-    lr: float = 2e-4,
+    batch_size: int | None = None,
+    lr: float | None = None,
     max_steps: int | None = None,
     epochs: float | None = None,
     device: str = "auto",
@@ -208,8 +218,10 @@ def train_gan(
     `data`: "digits" (offline default), "mnist", "fashion-mnist", "cifar10", "ring", "grid",
     "spiral", "moons", an image folder path, a Dataset, a DataLoader or a tensor.
     `model`: "dcgan", "mlp" (2-D data) or a `(generator, discriminator)` pair of modules.
-    `loss`: "nonsaturating", "minimax", "wgan-gp" or "hinge". Other options are the fields of
-    `GANConfig` (n_critic, gp_weight, width, channels, beta1, sample_every, ...)."""
+    `loss`: "nonsaturating", "minimax", "wgan-gp" or "hinge". `latent_dim`, `batch_size` and
+    `lr` left at None suit the data: 64, 64, 2e-4 for images; 2, 256, 1e-3 for 2-D points.
+    Other options are the fields of `GANConfig` (n_critic, gp_weight, width, channels, beta1,
+    sample_every, step_delay, ...)."""
     config = make_config(
         data=data,
         model=model,
@@ -362,6 +374,8 @@ def load_run(
     source = None
     if data_arg is not None:
         source = _build_data(config)
+    kind = source.kind if source is not None else ("points" if config.model == "mlp" else "images")
+    config = resolve_defaults(config, kind)
     if _is_pair(config.model):
         generator, discriminator = config.model
     else:

@@ -5,6 +5,8 @@ directory); `GANConfig` and `VAEConfig` add their own and redeclare only the sha
 default differs. `gw.train_gan(**kw)` / `%%gan_train` build a `GANConfig`, `gw.train_vae(**kw)` /
 `%%vae_train` a `VAEConfig`; magic flags map one to one onto their fields
 (`--latent-dim` -> `latent_dim`).
+Three GAN fields default to None, "auto": they take the value that suits the data
+(`DATA_DEFAULTS`) once the data is known.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ LOSSES = ("nonsaturating", "minimax", "wgan-gp", "hinge")
 LIKELIHOODS = ("bernoulli", "gaussian")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 INTERPOLATIONS = ("slerp", "lerp")
+MAX_STEP_DELAY = 60.0  # seconds; slower than this is a pause
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class RunConfig:
     beta2: float = 0.999  # Adam beta2
     max_steps: int | None = None  # stop after this many generator updates
     epochs: float | None = None  # or after this many passes over the data
+    step_delay: float = 0.0  # slow motion: seconds to wait after each step (0: full speed)
     device: str = "auto"  # auto picks cuda, then mps, then cpu
     seed: int = 0  # seeds weights, data order and the fixed sample noise
     name: str | None = None  # shown in dashboards; defaults to a time stamp
@@ -78,10 +82,14 @@ class GANConfig(RunConfig):
     # Fields whose change mid-run `Run.set` accepts.
     settable: ClassVar[tuple[str, ...]] = (
         "lr", "lr_d", "n_critic", "gp_weight", "max_steps", "sample_every", "beta1", "beta2",
+        "step_delay",
     )  # fmt: skip
 
     model: Any = "dcgan"  # registry name or a (generator, discriminator) pair
     loss: str = "nonsaturating"  # one of LOSSES
+    latent_dim: int | None = None  # size of z; None: 64, or 2 for 2-D points
+    batch_size: int | None = None  # real samples per D update; None: 64, or 256 for 2-D points
+    lr: float | None = None  # Adam learning rate; None: 2e-4 (DCGAN paper), or 1e-3 for 2-D
     lr_d: float | None = None  # discriminator learning rate if different from lr
     n_critic: int = 1  # discriminator updates per generator update (5 is usual for wgan-gp)
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
@@ -99,7 +107,7 @@ class VAEConfig(RunConfig):
 
     family: ClassVar[str] = "vae"
     settable: ClassVar[tuple[str, ...]] = (
-        "lr", "beta", "beta_warmup", "max_steps", "sample_every", "beta1", "beta2",
+        "lr", "beta", "beta_warmup", "max_steps", "sample_every", "beta1", "beta2", "step_delay",
     )  # fmt: skip
 
     model: Any = "conv-vae"  # registry name or an (encoder, decoder) pair
@@ -190,12 +198,13 @@ def validate_config(c: RunConfig) -> None:
         raise ValueError(
             f"device must be one of {', '.join(DEVICES)} or 'cuda:N'; got {c.device!r}"
         )
-    _positive_int("latent_dim", c.latent_dim)
+    auto = isinstance(c, GANConfig)  # a GAN's None means "suit the data" (DATA_DEFAULTS)
+    _positive_int("latent_dim", c.latent_dim, allow_none=auto)
     _positive_int("image_size", c.image_size, minimum=4)
     _positive_int("channels", c.channels, allow_none=True)
     _positive_int("width", c.width)
-    _positive_int("batch_size", c.batch_size)
-    _positive_float("lr", c.lr)
+    _positive_int("batch_size", c.batch_size, allow_none=auto)
+    _positive_float("lr", c.lr, allow_none=auto)
     for name in ("beta1", "beta2"):
         value = getattr(c, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
@@ -219,6 +228,14 @@ def validate_config(c: RunConfig) -> None:
         _validate_vae(c)
     _positive_int("max_steps", c.max_steps, allow_none=True)
     _positive_float("epochs", c.epochs, allow_none=True)
+    if (
+        isinstance(c.step_delay, bool)
+        or not isinstance(c.step_delay, (int, float))
+        or not 0 <= c.step_delay <= MAX_STEP_DELAY
+    ):
+        raise ValueError(
+            f"step_delay must be a number of seconds in [0, {MAX_STEP_DELAY:g}], got {c.step_delay!r}"
+        )
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {c.seed!r}")
     _positive_int("sample_every", c.sample_every)
@@ -244,6 +261,23 @@ def _validate_vae(c: VAEConfig) -> None:
         raise ValueError(f"test_fraction must be in [0, 1), got {value!r}")
 
 
+# What the "auto" (None) fields become, by the kind of data. Images: the DCGAN paper's settings.
+# 2-D points: GAN Lab's 2-D latent plane (the data-space view's mesh is then the whole latent
+# space), and the batch and learning rate with which the MLP GAN covers the ring's 8 and the
+# grid's 25 modes within a few thousand steps (benchmarks/toy2d.py; README).
+DATA_DEFAULTS: dict[str, dict[str, Any]] = {
+    "images": {"latent_dim": 64, "batch_size": 64, "lr": 2e-4},
+    "points": {"latent_dim": 2, "batch_size": 256, "lr": 1e-3},
+}
+
+
+def resolve_defaults(config: GANConfig, kind: str) -> GANConfig:
+    """`config` with its "auto" (None) fields set for data of `kind` ("images" or "points")."""
+    defaults = DATA_DEFAULTS.get(kind, DATA_DEFAULTS["images"])
+    changes = {k: v for k, v in defaults.items() if getattr(config, k) is None}
+    return config.replace(**changes) if changes else config
+
+
 # Fields whose change mid-run `Run.set` accepts on a GAN (each config class has `settable`).
 SETTABLE = GANConfig.settable
 
@@ -260,5 +294,7 @@ __all__ = [
     "make_config",
     "make_vae_config",
     "validate_config",
+    "DATA_DEFAULTS",
+    "resolve_defaults",
     "field",
 ]

@@ -33,7 +33,9 @@ from torch import nn
 from . import images as _images
 from .checkpoint import save_checkpoint
 from .config import RunConfig, validate_config
+from .coverage import coverage_evaluator
 from .encoding import EncoderMethods
+from .evaluators import EvaluationRunner, Evaluator, merge_into_history
 from .family import Family
 from .gan_family import GANFamily, _ends_in_sigmoid, _FlatLogits  # noqa: F401 (moved there)
 from .gan_step import NonFiniteLossError
@@ -134,6 +136,8 @@ class Run(EncoderMethods):
         self._paused = False
         self._stop_requested = False
         self._pending: dict[str, Any] = {}
+        self._single_steps = 0  # steps asked for by step_once() and not yet done
+        self._single_done = 0  # steps done for step_once() so far
         self._settings = {k: getattr(config, k) for k in type(config).settable}
         self._output_parent: tuple[Any, dict] | None = None
         self.message: str | None = None
@@ -170,6 +174,7 @@ class Run(EncoderMethods):
         )
         self._metric_names = family.metric_names
         self._history = History(["step", "time", *self._metric_names, "lr"])
+        self._evaluations = EvaluationRunner(self)  # measures computed off the trainer
         self._snapshots: list[tuple[int, bytes, tuple[int, int, int, int]]] = []
         self._snapshot_cache: dict[int, np.ndarray] = {}
         self._events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
@@ -187,6 +192,11 @@ class Run(EncoderMethods):
             self._store.set_meta("latent_shape", list(self._latent_shape))
             self._store.set_meta("family", family.name)
         self._sink = MetricSink(self, device)
+        modes = getattr(data_source, "modes", None)
+        if modes is not None and getattr(data_source, "mode_std", None):  # "ring", "grid"
+            self.add_evaluator(
+                coverage_evaluator(modes, data_source.mode_std, seed=config.seed + 4)
+            )
         RUNS[self.name] = self
 
     # ------------------------------------------------------------------ public state
@@ -203,9 +213,12 @@ class Run(EncoderMethods):
     @property
     def max_steps(self) -> int | None:
         """Generator updates to train for (from `max_steps` or `epochs`), None = until stopped."""
+        return self._step_target(self._settings["max_steps"])
+
+    def _step_target(self, max_steps: int | None) -> int | None:
         limits = []
-        if self._settings["max_steps"] is not None:
-            limits.append(self._settings["max_steps"])
+        if max_steps is not None:
+            limits.append(max_steps)
         if self.config.epochs is not None and self.data_source is not None:
             try:
                 per_epoch = self.data_source.steps_per_epoch(self.config.batch_size)
@@ -226,8 +239,29 @@ class Run(EncoderMethods):
     def history(self) -> dict[str, np.ndarray]:
         """Column name -> 1-D array: "step", "time", the family's metrics, "lr". A GAN's are
         "loss_d", "loss_g", "d_real", "d_fake" (+ "gp" for wgan-gp); a VAE's "elbo", "recon",
-        "kl", "beta". Recent rows are exact; older ones are block means."""
-        return self._history.as_dict()
+        "kl", "beta". Recent rows are exact; older ones are block means. Evaluation
+        columns (e.g. "modes_covered") are NaN except at the rows of the steps they were
+        measured at; `evaluations` has them compactly."""
+        return merge_into_history(self._history.as_dict(), self._evaluations.history.as_dict())
+
+    @property
+    def evaluations(self) -> dict[str, np.ndarray]:
+        """Measures computed every so many steps off the trainer (mode coverage, ...): column
+        name -> 1-D array, with their own "step" and "time" columns."""
+        return self._evaluations.history.as_dict()
+
+    def evaluations_since(self, cursor: int) -> tuple[int, dict[str, np.ndarray]]:
+        """Evaluation rows recorded after `cursor` (0: from the start) and the new cursor."""
+        return self._evaluations.history.since(cursor)
+
+    @property
+    def evaluation_names(self) -> list[str]:
+        """The evaluation columns (not "step" / "time")."""
+        return self._evaluations.columns
+
+    def add_evaluator(self, evaluator: Evaluator) -> None:
+        """Compute `evaluator` on copies of the models, on a thread of its own, while training."""
+        self._evaluations.add(evaluator)
 
     def history_extremes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per column (min, max) aligned with `history`: spikes stay visible after folding."""
@@ -288,6 +322,7 @@ class Run(EncoderMethods):
             )
             self._thread.start()
             self._emit("RunStarted", {"device": str(self.device)})
+        self._evaluations.start()
         # This thread ran torch (model build, shape check) and will idle while the trainer
         # works: its idle OpenMP pool would slow every parallel region of the trainer.
         release_openmp_pool()
@@ -327,8 +362,12 @@ class Run(EncoderMethods):
         """Block until the trainer thread ends or `timeout` passes; returns the status.
         (A paused run's thread keeps waiting, so `wait()` on it waits for resume or stop.)"""
         thread = self._thread
+        deadline = None if timeout is None else time.monotonic() + timeout
         if thread is not None:
             thread.join(timeout)
+            if not thread.is_alive():  # and the last evaluation of the final step
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._evaluations.join(left)
         return self._status
 
     def result(self, timeout: float | None = None):
@@ -341,11 +380,46 @@ class Run(EncoderMethods):
             raise TimeoutError(f"run {self.name!r} still {status} after {timeout} s")
         return self.family.result()
 
+    def step_once(self, wait: bool = True, timeout: float | None = 60.0) -> int:
+        """Train exactly one step on a paused run, which stays paused; returns `step` (the new
+        one when `wait`). Each call asks for one more step, so N quick calls train N steps.
+        Raises RuntimeError unless the run is paused with its trainer thread alive."""
+        with self._cond:
+            alive = self._thread is not None and self._thread.is_alive()
+            if self._status != "paused" or not alive:
+                state = self._status if alive or self._status != "paused" else "not training"
+                raise RuntimeError(
+                    f"step_once() trains one step of a paused run; run {self.name!r} is {state}"
+                    + (": pause it first with run.pause()" if self._status == "running" else "")
+                )
+            # A max_steps just set is still pending; the trainer applies it before the step.
+            target = self._step_target(self._pending.get("max_steps", self._settings["max_steps"]))
+            if target is not None and self.step + self._single_steps >= target:
+                raise RuntimeError(
+                    f"run {self.name!r} is at max_steps={target}; raise it first, "
+                    f"e.g. run.set(max_steps={target + 1000})"
+                )
+            self._single_steps += 1
+            ticket = self._single_done + self._single_steps
+            self._cond.notify_all()
+            if not wait:
+                return self.step
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._single_done < ticket and self._thread.is_alive():
+                left = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                if left <= 0:
+                    raise TimeoutError(f"run {self.name!r}: the step took longer than {timeout} s")
+                self._cond.wait(left)
+            return self.step
+
     def set(self, **changes: Any) -> None:
         """Change hyper-parameters mid-run (applied before the next step). A GAN takes lr,
-        lr_d, n_critic, gp_weight, max_steps, sample_every, beta1, beta2; a VAE lr, beta,
-        beta_warmup, max_steps, sample_every, beta1, beta2. Bad values raise ValueError and
-        the run keeps its old values."""
+        lr_d, n_critic, gp_weight, max_steps, sample_every, beta1, beta2, step_delay (slow
+        motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
+        sample_every, beta1, beta2. Bad values raise ValueError and the run keeps its old
+        values."""
+        if "lr" in changes and changes["lr"] is None:  # "auto" is for building a run only
+            raise ValueError("lr must be a number > 0, got None")
         settable = type(self.config).settable
         unknown = sorted(set(changes) - set(settable))
         if unknown:
@@ -360,6 +434,7 @@ class Run(EncoderMethods):
             self._pending.update(changes)
             if self._thread is None or not self._thread.is_alive():
                 self._apply_pending()
+            self._cond.notify_all()  # a trainer waiting out a slow-motion delay rereads it
             self._emit("HyperparametersChanged", {k: changes[k] for k in changes})
 
     # ------------------------------------------------------------------ generation
@@ -537,6 +612,7 @@ class Run(EncoderMethods):
                 self._history.extend(rows)
             for step, png, shape, _nrow, _pad in reader.snapshots(max_step=self.step):
                 self._snapshots.append((step, png, shape))
+            self._evaluations.restore(reader.evaluations(max_step=self.step))
         finally:
             reader.close()
 
@@ -571,14 +647,15 @@ class Run(EncoderMethods):
         try:
             while True:
                 with self._cond:
-                    if self._paused and not self._stop_requested:
+                    if self._paused and not self._stop_requested and not self._single_steps:
                         # Idle while paused: free this thread's pool and stop the governor.
                         training_thread_idle()
-                        while self._paused and not self._stop_requested:
+                        while self._paused and not self._stop_requested and not self._single_steps:
                             self._cond.wait()
                         prepare_training_thread()
                     if self._stop_requested:
                         break
+                    single = self._single_steps > 0  # a step asked for by step_once()
                     self._apply_pending()
                     settings = dict(self._settings)
                     sample_every = settings["sample_every"]
@@ -593,6 +670,8 @@ class Run(EncoderMethods):
                         )
                     except NonFiniteLossError as exc:
                         self._non_finite(self.step + 1, exc.name, exc.value)
+                        if single:
+                            self._single_step_done()
                         continue
                     self.step += 1
                 step = self.step
@@ -605,6 +684,9 @@ class Run(EncoderMethods):
                 if self.config.checkpoint_every and step % self.config.checkpoint_every == 0:
                     with self._step_lock:
                         self._write_checkpoint()
+                if single:
+                    self._single_step_done()
+                self._slow_motion_wait()
         except BaseException as exc:  # the thread must report, never die silently
             self.error = exc
             self.traceback_text = "".join(traceback.format_exception(exc))
@@ -648,6 +730,25 @@ class Run(EncoderMethods):
             + (f" ({rate:.1f} steps/s)" if rate else ""),
             flush=True,
         )
+
+    def _single_step_done(self) -> None:
+        with self._cond:
+            self._single_steps = max(0, self._single_steps - 1)
+            self._single_done += 1
+            self._cond.notify_all()
+
+    def _slow_motion_wait(self) -> None:
+        # Slow motion: wait `step_delay` s after a step; a pause, a stop or a new step_delay
+        # (`run.set` notifies) ends or shortens the wait at once.
+        ended = time.monotonic()
+        with self._cond:
+            while not (self._stop_requested or self._paused):
+                if "step_delay" in self._pending:
+                    self._apply_pending()
+                left = ended + self._settings["step_delay"] - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
 
     def _non_finite(self, step: int, name: str, value: float) -> None:
         with self._cond:

@@ -1,5 +1,6 @@
 """The run store: one SQLite database per run directory (WAL mode, so another process can read
-while the trainer writes) holding metrics, fixed-noise sample snapshots and events.
+while the trainer writes) holding metrics, evaluations (measures computed every so many steps,
+with their own step column), fixed-noise sample snapshots and events.
 
 Writes go through a queue to one writer thread that commits in batches, so the training step
 never waits on the disk."""
@@ -21,6 +22,7 @@ DB_NAME = "run.sqlite"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS metrics (step INTEGER NOT NULL, time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS metrics_step ON metrics(step);
+CREATE TABLE IF NOT EXISTS evaluations (step INTEGER NOT NULL, time REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshots (
     step INTEGER PRIMARY KEY, time REAL NOT NULL, png BLOB NOT NULL,
     n INTEGER NOT NULL, height INTEGER NOT NULL, width INTEGER NOT NULL,
@@ -58,7 +60,10 @@ class RunStore:
         self.path = Path(run_dir) / DB_NAME
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = _connect(self.path)
-        self._columns = {row[1] for row in self._conn.execute("PRAGMA table_info(metrics)")}
+        self._columns = {
+            table: {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            for table in ("metrics", "evaluations")
+        }
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._flush_interval = flush_interval
         self._error: BaseException | None = None
@@ -83,6 +88,11 @@ class RunStore:
         """Rows of floats in `columns` order; must include "step" and "time"."""
         if len(rows):
             self._put(("metrics", (list(columns), np.array(rows, dtype=np.float64))))
+
+    def add_evaluations(self, columns: list[str], rows: np.ndarray) -> None:
+        """Evaluation rows (floats in `columns` order, "step" and "time" included)."""
+        if len(rows):
+            self._put(("evaluations", (list(columns), np.array(rows, dtype=np.float64))))
 
     def add_snapshot(
         self, step: int, png: bytes, shape: tuple[int, int, int, int], nrow: int, padding: int
@@ -163,16 +173,20 @@ class RunStore:
         except BaseException as exc:  # keep training; surface on flush()
             self._error = exc
 
-    def _write_metrics(self, payload: tuple[list[str], np.ndarray]) -> None:
+    def _write_metrics(self, payload: tuple[list[str], np.ndarray], table: str = "metrics") -> None:
         columns, rows = payload
+        known = self._columns[table]
         for c in columns:
-            if c not in self._columns:
-                self._conn.execute(f"ALTER TABLE metrics ADD COLUMN {_quote(c)} REAL")
-                self._columns.add(c)
+            if c not in known:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {_quote(c)} REAL")
+                known.add(c)
         cols = ", ".join(_quote(c) for c in columns)
         marks = ", ".join("?" for _ in columns)
         # NaN is stored as NULL by sqlite3; that is what we want for "not measured".
-        self._conn.executemany(f"INSERT INTO metrics ({cols}) VALUES ({marks})", rows.tolist())
+        self._conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows.tolist())
+
+    def _write_evaluations(self, payload: tuple[list[str], np.ndarray]) -> None:
+        self._write_metrics(payload, table="evaluations")
 
     def _write_snapshot(self, payload: Any) -> None:
         step, t, png, (n, h, w, c), nrow, padding = payload
@@ -192,6 +206,7 @@ class RunStore:
 
     def _write_truncate(self, step: int) -> None:
         self._conn.execute("DELETE FROM metrics WHERE step > ?", (step,))
+        self._conn.execute("DELETE FROM evaluations WHERE step > ?", (step,))
         self._conn.execute("DELETE FROM snapshots WHERE step > ?", (step,))
 
 
@@ -207,17 +222,24 @@ class RunReader:
     def close(self) -> None:
         self._conn.close()
 
-    def metrics(self, max_step: int | None = None) -> dict[str, np.ndarray]:
-        cur = self._conn.execute(
-            "SELECT * FROM metrics"
-            + (" WHERE step <= ?" if max_step is not None else "")
-            + " ORDER BY step, rowid",
-            (() if max_step is None else (max_step,)),
-        )
+    def metrics(self, max_step: int | None = None, table: str = "metrics") -> dict[str, np.ndarray]:
+        try:
+            cur = self._conn.execute(
+                f"SELECT * FROM {table}"
+                + (" WHERE step <= ?" if max_step is not None else "")
+                + " ORDER BY step, rowid",
+                (() if max_step is None else (max_step,)),
+            )
+        except sqlite3.OperationalError:  # a database from before the table existed
+            return {}
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()
         data = np.array(rows, dtype=np.float64) if rows else np.empty((0, len(names)))
         return {n: data[:, i] for i, n in enumerate(names)}
+
+    def evaluations(self, max_step: int | None = None) -> dict[str, np.ndarray]:
+        """Evaluation rows (own "step" column), e.g. mode coverage every so many steps."""
+        return self.metrics(max_step, table="evaluations")
 
     def snapshots(
         self, max_step: int | None = None

@@ -6,6 +6,7 @@ the trainer never calls into a widget."""
 
 from .controls import Controls
 from .dashboard import Dashboard, dashboard_for
+from .data_space import DataSpace
 from .flusher import Flusher
 from .latent_explorer import LatentExplorer
 from .latent_scatter import LatentScatter
@@ -16,6 +17,7 @@ from .vae_dashboard import VAEDashboard
 __all__ = [
     "Controls",
     "Dashboard",
+    "DataSpace",
     "Flusher",
     "LatentExplorer",
     "LatentScatter",

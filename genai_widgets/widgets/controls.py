@@ -1,7 +1,7 @@
-"""Status and steering of a run (part of the Dashboard): pause / resume / stop, the fields in
-`control_fields` (lr and n_critic for a GAN, lr and beta for a VAE) wired to `run.set`,
-progress with steps/s and ETA, the failure traceback, the message of a run paused by a
-non-finite loss and the run's health warnings (posterior collapse, ...)."""
+"""Status and steering of a run (part of the Dashboard): pause / resume / single step / stop,
+slow motion, the fields in `control_fields` (lr and n_critic for a GAN, lr and beta for a VAE)
+wired to `run.set`, progress with steps/s and ETA, the failure traceback, the message of a run
+paused by a non-finite loss and the run's health warnings (posterior collapse, ...)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from . import static_png
 from ._base import Panel, RunWidget, bundle
 from .flusher import Tick
 
-COMMANDS = ("pause", "resume", "stop")
-FIELDS = ("lr", "n_critic", "max_steps", "beta")
+COMMANDS = ("pause", "resume", "stop", "step")
+FIELDS = ("lr", "n_critic", "max_steps", "beta", "step_delay")
+MAX_STEP_DELAY = 60.0
 
 
 def parse_field(field: str, text: Any) -> float | int | None:
@@ -37,6 +38,14 @@ def parse_field(field: str, text: Any) -> float | int | None:
             raise ValueError(f"beta must be a number >= 0, got {raw!r}") from None
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {raw!r}")
+        return value
+    if field == "step_delay":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"step_delay must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value) or not 0 <= value <= MAX_STEP_DELAY:
+            raise ValueError(f"step_delay must be in [0, {MAX_STEP_DELAY:g}] seconds, got {raw!r}")
         return value
     if field in ("n_critic", "max_steps"):
         if field == "max_steps" and raw.lower() in ("", "none"):
@@ -81,6 +90,9 @@ class ControlsPanel(Panel):
     n_critic = t.Int(1).tag(sync=True)
     """int: the run's current discriminator updates per generator update."""
 
+    step_delay = t.Float(0.0).tag(sync=True)
+    """float: slow motion, seconds the trainer waits after each step (0: full speed)."""
+
     control_feedback = t.Dict().tag(sync=True)
     """dict: {"id": int, "ok": bool, "text": str}, the answer to the last command or value typed."""
 
@@ -118,6 +130,7 @@ class ControlsPanel(Panel):
             "warnings": [
                 f"step {w['step']}: {w['message']}" for w in list(getattr(run, "warnings", []))
             ],
+            "step_delay": float(settings.get("step_delay", getattr(config, "step_delay", 0.0))),
         }
         for name, value in updates.items():
             if getattr(self, name) != value:
@@ -145,7 +158,10 @@ class ControlsPanel(Panel):
                 self._say(False, f"unknown command {action!r}; valid: {', '.join(COMMANDS)}")
                 return True
             try:
-                getattr(run, action)()  # thread-safe, effective within one step
+                if action == "step":  # one step of a paused run; do not block the comm thread
+                    run.step_once(wait=False)
+                else:
+                    getattr(run, action)()  # thread-safe, effective within one step
             except Exception as error:
                 self._say(False, f"{action} failed: {error}")
             return True

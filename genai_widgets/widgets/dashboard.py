@@ -1,5 +1,6 @@
 """`Dashboard`: controls, status, loss chart, sample grid and latent explorer of one run in ONE
-widget with one bundle (anywidget ships the bundle with every widget instance)."""
+widget with one bundle (anywidget ships the bundle with every widget instance). For a run on
+2-D points the data-space view takes the place of the sample grid and the latent explorer."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Any
 from . import static_png
 from ._base import RunWidget, bundle
 from .controls import ControlsPanel
+from .data_space import DataSpacePanel
 from .latent_explorer import ExplorerPanel
 from .loss_curve import CurvePanel
 from .sample_grid import GridPanel
 
 
-class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, RunWidget):
+class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, DataSpacePanel, RunWidget):
     """Everything about a running GAN: `run.dashboard()` returns one.
 
     Buttons act while training runs; values typed into the fields go through `run.set` and a
@@ -32,9 +34,8 @@ class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, RunWidget):
 
     def static_png(self) -> bytes:
         status, *notes = self._controls_images()
-        chart = static_png.hstack(
-            [self._curve_image(cursor=self.snapshot_step), self._grid_image(300)]
-        )
+        side = self._space_image() if self.data_space_enabled else self._grid_image(300)
+        chart = static_png.hstack([self._curve_image(cursor=self.snapshot_step), side])
         return static_png.to_png(static_png.vstack([status, chart, *notes]))
 
 

@@ -94,6 +94,8 @@ class ExplorerPanel(Panel):
             self._explorer_dirty = True
 
     def _flush_panel(self, tick: Tick) -> None:
+        if getattr(self, "data_space_enabled", False):  # a Dashboard of 2-D points: not shown
+            return
         with self._explorer_lock:
             dirty, self._explorer_dirty = self._explorer_dirty, False
         if self.explorer_auto and tick.snapshot_count != self._explorer_snapshots:

@@ -1,6 +1,8 @@
 """`LossCurve`: the run's metrics as a live plotly.js chart. New rows travel as Float32 column
 blocks in custom messages and are appended in the browser; a decimated snapshot in a synced
-trait lets a reloaded page redraw at once."""
+trait lets a reloaded page redraw at once. Evaluations (measures taken every so many steps, e.g.
+mode coverage) have their own step column and travel the same way in their own messages; the
+chart draws each in a small panel of its own under the losses."""
 
 from __future__ import annotations
 
@@ -62,18 +64,41 @@ class CurvePanel(Panel):
     secondary_series = t.List(t.Unicode(), default_value=[]).tag(sync=True)
     """list[str]: series drawn against a second y axis on the right (a VAE's "beta")."""
 
+    eval_columns = t.List(t.Unicode(), default_value=[]).tag(sync=True)
+    """list[str]: column order of `eval_snapshot` and of appended evaluation blocks; "step" first."""
+
+    eval_snapshot = t.Bytes(b"").tag(sync=True)
+    """bytes: the run's evaluations (e.g. modes_covered, high_quality) at their own steps,
+    float32, column-major (len(eval_columns) blocks of rows)."""
+
     def _init_panel(self, run: Any) -> None:
         self._curve_lock = threading.Lock()
         self._curve_resync = False
         self._curve_next_snapshot = 0.0
         cursor, _ = run.metrics_since(1 << 62)  # the cursor first: the snapshot then covers it
         self._curve_cursor = cursor
+        self._eval_cursor = 0
+        if hasattr(run, "evaluations_since"):
+            self._eval_cursor, _ = run.evaluations_since(1 << 62)
         self._write_curve_snapshot(run.history)
+        self._write_eval_snapshot(run)
+
+    def _evaluation_names(self) -> set[str]:
+        return set(getattr(self.run, "evaluation_names", ()))
 
     def _write_curve_snapshot(self, history: dict[str, np.ndarray]) -> None:
-        columns = ["step", *[c for c in history if c not in ("step", "time")]]
+        skip = {"step", "time"} | self._evaluation_names()
+        columns = ["step", *[c for c in history if c not in skip]]
         self.curve_columns = columns
         self.curve_snapshot = pack_columns(decimate(history, self.max_points), columns)
+
+    def _write_eval_snapshot(self, run: Any) -> None:
+        evaluations = getattr(run, "evaluations", None)
+        if not evaluations:
+            return
+        columns = ["step", *[c for c in evaluations if c not in ("step", "time")]]
+        self.eval_columns = columns
+        self.eval_snapshot = pack_columns(decimate(evaluations, self.max_points), columns)
 
     def _flush_panel(self, tick: Tick) -> None:
         with self._curve_lock:
@@ -93,6 +118,24 @@ class CurvePanel(Panel):
                 {"type": "curve_append", "columns": columns, "rows": n},
                 buffers=[pack_columns(rows, columns)],
             )
+        self._flush_evaluations(run, resync or tick.ended)
+
+    def _flush_evaluations(self, run: Any, resync: bool) -> None:
+        since = getattr(run, "evaluations_since", None)
+        if since is None:
+            return
+        self._eval_cursor, rows = since(self._eval_cursor)
+        fresh = [c for c in rows if c != "time" and c not in self.eval_columns]
+        if resync or fresh:
+            self._write_eval_snapshot(run)
+            return
+        n = len(rows.get("step", ()))
+        if n:
+            columns = list(self.eval_columns)
+            self.send(
+                {"type": "eval_append", "columns": columns, "rows": n},
+                buffers=[pack_columns(rows, columns)],
+            )
 
     def _handle_message(self, content: dict[str, Any]) -> bool:
         if content.get("type") == "hello":  # a new view: refresh the snapshot at the next tick
@@ -101,8 +144,10 @@ class CurvePanel(Panel):
         return False  # other panels may want to hear "hello" too
 
     def _curve_image(self, size: tuple[int, int] = (640, 300), cursor: float | None = None):
-        return static_png.draw_curves(
-            self.run.history,
+        names = self._evaluation_names()
+        history = {k: v for k, v in self.run.history.items() if k not in names}
+        chart = static_png.draw_curves(
+            history,
             size=size,
             hidden=self.hidden_series,
             smoothing=self.smoothing,
@@ -110,6 +155,20 @@ class CurvePanel(Panel):
             title=f"{self.run_name} | losses",
             cursor_step=cursor,
         )
+        evaluations = getattr(self.run, "evaluations", None) or {}
+        if not len(evaluations.get("step", ())):
+            return chart
+        panels = [chart]
+        for name in [c for c in evaluations if c not in ("step", "time")]:
+            panels.append(
+                static_png.draw_curves(
+                    {"step": evaluations["step"], name: evaluations[name]},
+                    size=(size[0], 150),
+                    title=name,
+                    cursor_step=cursor,
+                )
+            )
+        return static_png.vstack(panels, gap=2)
 
 
 class LossCurve(CurvePanel, RunWidget):

@@ -1,10 +1,13 @@
-// Status and steering: badge, progress with steps/s and ETA, pause/resume/stop, one field per
-// entry of `control_fields` (lr and n_critic for a GAN, lr and beta for a VAE), the run's health
-// warnings. Values are checked here first; Python checks them again through `run.set` and
-// answers in `control_feedback`, so a refused value never reaches the run.
+// Status and steering: badge, progress with steps/s and ETA, pause/resume/step/stop, slow motion,
+// one field per entry of `control_fields` (lr and n_critic for a GAN, lr and beta for a VAE), the
+// run's health warnings. Values are checked here first; Python checks them again through
+// `run.set` and answers in `control_feedback`, so a refused value never reaches the run.
 import { type Cleanup, ErrorArea, formatDuration, h, type Model, Subscriptions } from "./util";
 
 const ACTIVE = new Set(["running", "paused"]);
+/** Slow-motion choices: seconds the trainer waits after each step. */
+const STEP_DELAYS: [number, string][] = [[0, "full speed"], [0.05, "0.05 s/step"],
+  [0.1, "0.1 s/step"], [0.2, "0.2 s/step"], [0.5, "0.5 s/step"], [1, "1 s/step"]];
 
 /** Parse a learning rate typed by a person; returns an error message or the number. */
 export function parseLearningRate(text: string): number | string {
@@ -57,6 +60,13 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
   const resume = h("button", { text: "Resume", class: "gw-resume", onclick: command("resume") });
   const stop = h("button", { text: "Stop", class: "gw-stop", onclick: command("stop") });
   const fieldNames: string[] = model.get("control_fields") || ["lr", "n_critic"];
+  const stepOnce = h("button", { text: "Step", class: "gw-step-once", onclick: command("step"),
+    title: "train exactly one step, then stay paused" });
+  const slow = h("select", { class: "gw-slow-motion", title: "slow motion: wait after each step" },
+    STEP_DELAYS.map(([value, label]) => h("option", { value: String(value), text: label })));
+  slow.addEventListener("change", errors.guard("slow motion", () => {
+    model.send({ type: "set", field: "step_delay", value: slow.value });
+  }));
   const feedback = h("span", { class: "gw-feedback" });
   const message = h("div", { class: "gw-message", hidden: true });
   const warnings = h("div", { class: "gw-message gw-warnings", hidden: true });
@@ -102,7 +112,7 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
 
   el.append(
     h("div", { class: "gw-row" }, [name, badge, progress, stepText, rateText]),
-    h("div", { class: "gw-row" }, [pause, resume, stop, ...fieldNodes, feedback]),
+    h("div", { class: "gw-row" }, [pause, resume, stepOnce, stop, slow, ...fieldNodes, feedback]),
     message, warnings, failure,
   );
 
@@ -123,6 +133,12 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
     pause.disabled = status !== "running";
     resume.disabled = status !== "paused";
     stop.disabled = !ACTIVE.has(status);
+    stepOnce.disabled = status !== "paused";
+    const delay = String(Number(model.get("step_delay")) || 0);
+    if (![...slow.options].some((o) => o.value === delay)) {
+      slow.append(h("option", { value: delay, text: `${delay} s/step` }));
+    }
+    if (document.activeElement !== slow) slow.value = delay;
     for (const [input, field] of inputs) {
       if (document.activeElement !== input && !input.dataset.dirty) input.value = String(current(field));
     }
@@ -145,7 +161,8 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
   }
 
   for (const trait of ["status", "step", "max_steps", "steps_per_second", "eta_seconds", "run_name",
-    "lr", "n_critic", "control_values", "warnings", "message", "error_text", "control_feedback"]) {
+    "lr", "n_critic", "step_delay", "control_values", "warnings", "message", "error_text",
+    "control_feedback"]) {
     subs.on(`change:${trait}`, errors.guard("status", render));
   }
   render();

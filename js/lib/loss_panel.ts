@@ -1,12 +1,16 @@
 // The live loss chart. Data arrives two ways: `curve_snapshot` (a decimated history, synced, so a
 // reloaded page redraws at once) and `curve_append` custom messages carrying only the new rows as
-// Float32 column blocks. The chart is the snapshot plus the exact rows after it.
+// Float32 column blocks. The chart is the snapshot plus the exact rows after it. Evaluations
+// (measured every so many steps, with their own steps: `eval_snapshot` / `eval_append`) are drawn
+// in one small panel each under the losses, sharing the step axis.
 import Plotly from "plotly.js-basic-dist-min";
 import { type Cleanup, ErrorArea, float32, h, type Model, Subscriptions } from "./util";
 
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
   "#17becf", "#bcbd22", "#7f7f7f"];
 const HIDDEN_COLUMNS = new Set(["step", "time"]);
+const LOSS_HEIGHT = 300;
+const EVAL_HEIGHT = 90; // pixels per evaluation panel
 
 export interface LossPanelOptions {
   /** Trait holding the step to mark with a vertical cursor (-1: none). */
@@ -64,6 +68,10 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
   let names: string[] = [];
   let ema = new Map<string, Ema>();
   let plotted = false;
+  // Evaluations: their own steps and one array per column.
+  let evalSteps: number[] = [];
+  let evalSeries = new Map<string, number[]>();
+  let evalNames: string[] = [];
 
   const weight = () => Math.min(0.999, Math.max(0, Number(model.get("smoothing")) || 0));
   const lastStep = () => (steps.length ? steps[steps.length - 1] : -Infinity);
@@ -88,6 +96,14 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
 
   // Series on the right-hand axis (a VAE's beta lives in [0, beta], far from the ELBO's scale).
   const secondary = () => new Set<string>(model.get("secondary_series") || []);
+  function evalTraces(): any[] {
+    return evalNames.map((name, k) => ({ type: "scatter", mode: "lines+markers", name,
+      x: evalSteps.slice(), y: (evalSeries.get(name) || []).slice(), yaxis: `y${k + 2 + evalAxisOffset()}`,
+      showlegend: false, marker: { size: 4 }, line: { color: PALETTE[(names.length + k) % PALETTE.length],
+        width: 1.5 } }));
+  }
+  // Evaluation panels take the axes after the right-hand axis, when there is one.
+  const evalAxisOffset = () => (secondary().size ? 1 : 0);
 
   function traces(): any[] {
     const w = weight();
@@ -107,7 +123,7 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
         legendgroup: name, showlegend: w > 0, visible: w > 0 ? shown : false,
         line: { color, width: 1.8 }, ...axis });
     });
-    return out;
+    return out.concat(evalTraces());
   }
 
   function cursorShapes(): any[] {
@@ -118,21 +134,34 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
   }
 
   function layout(): any {
-    return {
-      margin: { l: 50, r: secondary().size ? 40 : 10, t: 28, b: 40 }, height: 300,
+    const n = evalNames.length;
+    const off = evalAxisOffset();
+    const height = LOSS_HEIGHT + EVAL_HEIGHT * n;
+    const plot = height - 68; // less the top and bottom margins
+    const lossDomain = [n ? Math.min(0.9, (EVAL_HEIGHT * n) / plot) : 0, 1];
+    const out: any = {
+      margin: { l: 50, r: off ? 40 : 10, t: 28, b: 40 }, height,
       width: el.clientWidth > 0 ? el.clientWidth - 4 : undefined, hovermode: "x unified",
-      xaxis: { title: { text: "step" } },
-      yaxis: { type: model.get("log_scale") ? "log" : "linear" },
-      ...(secondary().size ? { yaxis2: { overlaying: "y", side: "right", showgrid: false, tickformat: ".2~g",
+      xaxis: { title: { text: "step" }, anchor: n ? `y${2 + off}` : "y" },
+      yaxis: { type: model.get("log_scale") ? "log" : "linear", domain: lossDomain },
+      ...(off ? { yaxis2: { overlaying: "y", side: "right", showgrid: false, tickformat: ".2~g",
         rangemode: "tozero" } } : {}),
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, shapes: cursorShapes(),
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", uirevision: "keep",
     };
+    evalNames.forEach((name, k) => {
+      // k = 0 at the bottom; each panel leaves a gap under the one above.
+      const low = (EVAL_HEIGHT * (n - 1 - k)) / plot;
+      out[`yaxis${k + 2 + off}`] = { domain: [low, Math.min(1, low + (EVAL_HEIGHT - 22) / plot)],
+        anchor: "x", title: { text: name, font: { size: 10 } }, rangemode: "tozero" };
+    });
+    return out;
   }
 
   function updateLabels(): void {
     pointsLabel.textContent = `${steps.length} points`;
     el.dataset.points = String(steps.length);
+    el.dataset.evalPoints = String(evalSteps.length);
     smoothingLabel.textContent = weight().toFixed(2);
   }
 
@@ -165,6 +194,57 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
       series.set(name, head.concat(keep.map(([, i]) => (old ? old[i] : NaN))));
     }
     redraw();
+  }
+
+  function loadEvalSnapshot(): void {
+    const columns: string[] = model.get("eval_columns") || [];
+    const block = decodeColumns(float32(model.get("eval_snapshot")), columns);
+    const snapSteps = Array.from(block.get("step") || []);
+    const newLast = snapSteps.length ? snapSteps[snapSteps.length - 1] : -Infinity;
+    const keep = evalSteps.map((s, i) => [s, i] as const).filter(([s]) => s > newLast);
+    const oldSeries = evalSeries;
+    evalSteps = snapSteps.concat(keep.map(([s]) => s));
+    evalSeries = new Map();
+    evalNames = columns.filter((c) => !HIDDEN_COLUMNS.has(c));
+    for (const name of evalNames) {
+      const head = Array.from(block.get(name) || new Float32Array(snapSteps.length).fill(NaN));
+      const old = oldSeries.get(name);
+      evalSeries.set(name, head.concat(keep.map(([, i]) => (old ? old[i] : NaN))));
+    }
+    redraw();
+  }
+
+  function appendEval(content: any, buffers: DataView[]): void {
+    const columns: string[] = content.columns || [];
+    const block = decodeColumns(float32(buffers[0]), columns);
+    const newSteps = block.get("step");
+    if (!newSteps || newSteps.length === 0) return;
+    const after = evalSteps.length ? evalSteps[evalSteps.length - 1] : -Infinity;
+    const rows: number[] = [];
+    for (let i = 0; i < newSteps.length; i++) if (newSteps[i] > after) rows.push(i);
+    if (rows.length === 0) return;
+    let structural = false;
+    for (const name of columns) {
+      if (HIDDEN_COLUMNS.has(name) || evalSeries.has(name)) continue;
+      evalSeries.set(name, new Array(evalSteps.length).fill(NaN));
+      evalNames.push(name);
+      structural = true;
+    }
+    const x = rows.map((i) => newSteps[i]);
+    evalSteps.push(...x);
+    for (const name of evalNames) {
+      const col = block.get(name);
+      evalSeries.get(name)!.push(...rows.map((i) => (col ? col[i] : NaN)));
+    }
+    if (structural || !plotted) {
+      redraw();
+      return;
+    }
+    updateLabels();
+    const base = 2 * names.length;
+    Plotly.extendTraces(chart, { x: evalNames.map(() => x),
+      y: evalNames.map((name) => rows.map((i) => { const col = block.get(name); return col ? col[i] : NaN; })) },
+    evalNames.map((_, k) => base + k));
   }
 
   function append(content: any, buffers: DataView[]): void {
@@ -234,6 +314,7 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
     model.save_changes();
   }));
   subs.on("change:curve_snapshot", errors.guard("snapshot", loadSnapshot));
+  subs.on("change:eval_snapshot", errors.guard("evaluations", loadEvalSnapshot));
   subs.on("change:smoothing", errors.guard("smoothing", () => {
     smoothing.value = String(model.get("smoothing"));
     redraw();
@@ -248,9 +329,13 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
   }));
   subs.on("msg:custom", errors.guard("append", (content: any, buffers: DataView[]) => {
     if (content && content.type === "curve_append") append(content, buffers);
+    else if (content && content.type === "eval_append") appendEval(content, buffers);
   }));
 
-  errors.guard("initial draw", loadSnapshot)();
+  errors.guard("initial draw", () => {
+    loadSnapshot();
+    if ((model.get("eval_columns") || []).length > 1) loadEvalSnapshot();
+  })();
   if (options.onPickStep) {
     const pick = options.onPickStep;
     (chart as any).on?.("plotly_click", errors.guard("click", (event: any) => {

@@ -46,6 +46,7 @@ SAMPLES = {
     "n_samples": ("16", 16),
     "checkpoint_every": ("0", 0),
     "log_every": ("2", 2),
+    "step_delay": ("0.25", 0.25),
 }
 FIELDS = [f.name for f in dataclasses.fields(GANConfig)]
 
@@ -118,6 +119,15 @@ def test_line_magic_starts_a_run_returns_at_once_and_binds_it(shell, shown, tmp_
     assert type(shown[0]).__name__ == "Dashboard"
     shell.run_line_magic("gan_stop", "gan")
     assert run.status == "stopped"
+
+
+def test_ring_data_shows_the_data_space_view_in_the_dashboard(shell, shown):
+    shell.run_cell_magic("gan_train", "--data ring --device cpu --max-steps 5 --as toy", "pass")
+    run = shell.user_ns["toy"]
+    (dashboard,) = shown
+    assert type(dashboard).__name__ == "Dashboard" and dashboard.data_space_enabled
+    assert run.config.model == "mlp" and run.wait(60) == "finished"
+    assert "modes_covered" in run.evaluations
 
 
 def test_all_flags_at_once_reach_a_real_run(shell, tmp_path):
@@ -215,7 +225,7 @@ def test_rerunning_replaces_the_bound_run(shell, capsys):
             "unknown flag --learnin-rate; did you mean --lr? valid flags: --data --model",
         ),
         ("--latent_dim 8", "unknown flag --latent_dim; did you mean --latent-dim?"),
-        ("--lr fast", "--lr expects a number, got 'fast'"),
+        ("--lr fast", "--lr expects a number or none, got 'fast'"),
         ("--max-steps 2.5", "--max-steps expects an integer or none, got '2.5'"),
         ("--gp-weight nan", "--gp-weight expects a finite number, got 'nan'"),
         ("--channels none --width none", "--width expects an integer, got 'none'"),
@@ -233,8 +243,8 @@ def test_rerunning_replaces_the_bound_run(shell, capsys):
             f"--model expects one of {', '.join(list_models())}; got 'dcgna' "
             "(did you mean 'dcgan'?)",
         ),
-        ("--lr", "--lr expects a value (a number), got nothing"),
-        ("--lr --seed 1", "--lr expects a value (a number), got nothing before --seed"),
+        ("--lr", "--lr expects a value (a number or none), got nothing"),
+        ("--lr --seed 1", "--lr expects a value (a number or none), got nothing before --seed"),
         (
             "--run-dir --x",
             "--run-dir expects a value (a non-empty string or none), got nothing before --x "
@@ -266,7 +276,7 @@ def test_usage_error_prints_one_line_without_traceback(shell, capsys):
     result = shell.run_cell("%gan_train --lr fast")
     assert isinstance(result.error_in_exec, UsageError)
     captured = capsys.readouterr()
-    assert "UsageError: --lr expects a number, got 'fast'" in captured.err
+    assert "UsageError: --lr expects a number or none, got 'fast'" in captured.err
     assert "Traceback" not in captured.out + captured.err
 
 

@@ -19,7 +19,7 @@ from genai_widgets.widgets import Flusher, _base
 from genai_widgets.widgets.controls import parse_field
 from genai_widgets.widgets.loss_curve import decimate, pack_columns
 
-WIDGETS = [gw.LossCurve, gw.SampleGrid, gw.LatentExplorer, gw.Controls, gw.Dashboard]
+WIDGETS = [gw.LossCurve, gw.SampleGrid, gw.LatentExplorer, gw.Controls, gw.DataSpace, gw.Dashboard]
 WIDGET_DIR = pathlib.Path(_base.__file__).parent
 
 
@@ -37,13 +37,21 @@ def close_all(*widgets) -> None:
 # ------------------------------------------------------------------ build and structure
 def test_bundles_are_built_and_one_per_widget():
     sizes = {}
-    for stem in ("loss_curve", "sample_grid", "latent_explorer", "controls", "dashboard"):
+    for stem in (
+        "loss_curve",
+        "sample_grid",
+        "latent_explorer",
+        "controls",
+        "data_space",
+        "dashboard",
+    ):
         path = _base.STATIC / f"{stem}.js"
         assert path.exists(), f"{path} missing: run `npm install && npm run build`"
         sizes[stem] = path.stat().st_size
     assert sizes["dashboard"] < 2_000_000  # plotly basic (~1.2 MB) once, all panels
     assert sizes["sample_grid"] < 50_000 and sizes["latent_explorer"] < 50_000
     assert sizes["controls"] < 50_000  # no plotly in the standalone controls
+    assert sizes["data_space"] < 50_000  # canvas drawing, no plotly
 
 
 @pytest.mark.parametrize("cls", WIDGETS)

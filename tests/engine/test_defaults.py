@@ -1,0 +1,37 @@
+"""Fields left at None ("auto") take the value that suits the data: the DCGAN paper's for
+images, GAN Lab's 2-D latent plane and the mode-covering batch and learning rate for points."""
+
+from __future__ import annotations
+
+import pytest
+
+import genai_widgets as gw
+from genai_widgets.engine.config import DATA_DEFAULTS, GANConfig, resolve_defaults
+
+
+def test_auto_fields_resolve_by_the_kind_of_data():
+    config = GANConfig()
+    assert (config.latent_dim, config.batch_size, config.lr) == (None, None, None)
+    images = resolve_defaults(config, "images")
+    assert (images.latent_dim, images.batch_size, images.lr) == (64, 64, 2e-4)
+    points = resolve_defaults(config, "points")
+    assert (points.latent_dim, points.batch_size, points.lr) == (2, 256, 1e-3)
+    given = resolve_defaults(config.replace(latent_dim=8, lr=5e-4), "points")
+    assert (given.latent_dim, given.batch_size, given.lr) == (8, 256, 5e-4)
+    assert set(DATA_DEFAULTS) == {"images", "points"}
+
+
+def test_runs_store_the_resolved_values(tmp_path):
+    ring = gw.engine.build_run(
+        gw.engine.make_config(data="ring", device="cpu", run_dir=str(tmp_path / "r"))
+    )
+    assert (ring.config.latent_dim, ring.config.batch_size, ring.config.lr) == (2, 256, 1e-3)
+    assert ring.latent_dim == 2 and ring.settings["lr"] == 1e-3
+    digits = gw.engine.build_run(
+        gw.engine.make_config(
+            data="digits", image_size=16, width=8, device="cpu", run_dir=str(tmp_path / "d")
+        )
+    )
+    assert (digits.config.latent_dim, digits.config.batch_size, digits.config.lr) == (64, 64, 2e-4)
+    with pytest.raises(ValueError, match="lr must be a number > 0"):
+        digits.set(lr=None)
