@@ -95,6 +95,7 @@ class GANConfig(RunConfig):
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
     augment: str = "translation,cutout"  # DiffAugment policy for D's inputs; "none": off
     ema: float | None = None  # generator average for sampling; None: 0.999 images, off 2-D
+    quality_every: int = 0  # steps between live FID/KID/precision/recall (labelled images; 0: off)
 
     def replace(self, **changes: Any) -> GANConfig:
         return dataclasses.replace(self, **changes)
@@ -220,6 +221,7 @@ def validate_config(c: RunConfig) -> None:
         from .augment import parse_policy
 
         parse_policy(c.augment)  # ValueError naming the valid policies
+        _positive_int("quality_every", c.quality_every, minimum=0)
         if c.ema is not None and (
             isinstance(c.ema, bool) or not isinstance(c.ema, (int, float)) or not 0 <= c.ema < 1
         ):

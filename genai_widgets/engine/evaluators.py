@@ -61,7 +61,9 @@ class ModelCopies:
             step = run.step
             if self.generator is not None and step == self.step:
                 return step
-            live_g, live_d = run.generator, run._parts.discriminator
+            # The generator sampling reads (its weight average when the run keeps one).
+            live_g = run.family.inference_modules().get("generator", run.generator)
+            live_d = run._parts.discriminator
             if self.generator is None or self.discriminator is None:
                 self.generator = _frozen_copy(live_g)
                 self.discriminator = _frozen_copy(live_d)

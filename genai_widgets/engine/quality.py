@@ -328,3 +328,44 @@ def quality_warnings(
                 )
             )
     return out
+
+
+# --------------------------------------------------------------------------- live evaluator
+def quality_evaluator(
+    images: Tensor,
+    labels: Tensor,
+    *,
+    every_steps: int = 500,
+    n_samples: int = 1000,
+    seed: int = 0,
+    **feature_net: Any,
+):
+    """An `Evaluator` (see `evaluators.py`) measuring fid, kid, precision, recall and
+    classes_covered on `n_samples` samples of fixed noise, every `every_steps` steps, on the
+    evaluation thread: the feature net is trained (or loaded from its cache) there on the first
+    evaluation, so no training step ever waits for it. `feature_net` goes to
+    `train_feature_net` (epochs, width, cache_dir)."""
+    from .evaluators import Evaluator, ModelCopies
+
+    state: dict[str, Any] = {}
+
+    def measure(models: ModelCopies) -> dict[str, float]:
+        meter = state.get("meter")
+        if meter is None:
+            meter = state["meter"] = QualityMeter.for_data(images, labels, seed=seed, **feature_net)
+        z = state.get("z")
+        if z is None:
+            gen = torch.Generator().manual_seed(seed + 7)
+            z = state["z"] = torch.randn(n_samples, models.latent_dim, generator=gen)
+        fake = torch.cat(
+            [models.generate(z[i : i + 250]).float().cpu() for i in range(0, len(z), 250)]
+        )
+        return meter(fake)
+
+    return Evaluator(
+        "quality",
+        measure,
+        every_steps=every_steps,
+        every_seconds=None,
+        columns=("fid", "kid", "precision", "recall", "classes_covered"),
+    )

@@ -42,6 +42,7 @@ from .gan_step import NonFiniteLossError
 from .history import History
 from .metrics import MetricSink
 from .output import bind_output_parent, capture_output_parent
+from .quality import quality_warnings
 from .store import RunReader, RunStore
 from .threads import prepare_training_thread, release_openmp_pool, training_thread_idle
 
@@ -196,6 +197,15 @@ class Run(EncoderMethods):
         if modes is not None and getattr(data_source, "mode_std", None):  # "ring", "grid"
             self.add_evaluator(
                 coverage_evaluator(modes, data_source.mode_std, seed=config.seed + 4)
+            )
+        quality_every = getattr(config, "quality_every", 0)
+        labels = getattr(data_source, "labels", None)
+        images = getattr(data_source, "tensor", None)
+        if quality_every and labels is not None and images is not None and images.dim() == 4:
+            from .quality import quality_evaluator
+
+            self.add_evaluator(
+                quality_evaluator(images, labels, every_steps=quality_every, seed=config.seed)
             )
         RUNS[self.name] = self
 
@@ -800,6 +810,8 @@ class Run(EncoderMethods):
         cleared. Runs on the trainer thread every HEALTH_EVERY steps, on host rows."""
         _, recent = self._history.since(max(0, self._history.total - HEALTH_WINDOW))
         found = dict(self.family.health(recent, step, dict(self._settings)))
+        if "fid" in self.evaluation_names:  # live quality measures: collapse, over-fitting
+            found.update(quality_warnings(self.evaluations))
         for kind, text in found.items():
             if kind not in self._health_active:
                 with self._cond:

@@ -184,3 +184,56 @@ def test_quality_warnings_name_mode_collapse_and_over_fitting():
         kind == "QualityDeclining" and "best 20.0 at step 1000" in text and "over-fitting" in text
     )
     assert quality_warnings({}) == []
+
+
+# ------------------------------------------------------------------ live, off the trainer
+def test_quality_is_measured_live_off_the_training_thread(tmp_path):
+    import genai_widgets as gw
+    from genai_widgets.engine.quality import quality_evaluator
+
+    src = get_dataset("digits", image_size=16)
+    run = gw.train_gan(
+        data="digits", image_size=16, width=8, batch_size=16, latent_dim=16, device="cpu",
+        max_steps=30, run_dir=str(tmp_path / "r"), augment="none",
+    )  # fmt: skip
+    run.add_evaluator(
+        quality_evaluator(
+            src.tensor,
+            src.labels,
+            every_steps=10,
+            n_samples=200,
+            epochs=3,
+            width=8,
+            cache_dir=tmp_path / "nets",
+        )  # fmt: skip
+    )
+    run.wait(240)
+    ev = run.evaluations
+    assert len(ev["fid"]) >= 1 and np.isfinite(ev["fid"]).all(), ev
+    assert set(ev) >= {"step", "fid", "kid", "precision", "recall", "classes_covered"}
+    assert ev["classes_covered"].min() >= 0 and ev["classes_covered"].max() <= 1
+    # Computed on the evaluation thread, never on the trainer (thread identity, not timing).
+    trainer = run._thread.ident
+    idents = run._evaluations.thread_idents
+    assert idents and trainer not in idents
+    assert "fid" in run.history  # beside the losses, NaN where not measured
+    again = gw.load_run(run.run_dir)  # stored: a reloaded run has them
+    assert len(again.evaluations["fid"]) == len(ev["fid"])
+
+
+def test_quality_every_adds_the_evaluator_only_for_labelled_images(tmp_path):
+    import genai_widgets as gw
+
+    common = dict(image_size=16, width=8, batch_size=16, latent_dim=16, device="cpu",
+                  max_steps=1, quality_every=100)  # fmt: skip
+    from torch.utils.data import TensorDataset
+
+    small = TensorDataset(torch.rand(64, 1, 16, 16) * 2 - 1, torch.arange(64) % 4)  # labelled
+    images = gw.train_gan(data=small, run_dir=str(tmp_path / "a"), **common)
+    unlabelled = gw.train_gan(
+        data=torch.rand(40, 1, 16, 16) * 2 - 1, run_dir=str(tmp_path / "b"), **common
+    )
+    for r in (images, unlabelled):
+        r.wait(120)
+    assert "fid" in images.evaluation_names
+    assert "fid" not in unlabelled.evaluation_names

@@ -36,6 +36,7 @@ SAMPLES = {
     "gp_weight": ("2.5", 2.5),
     "augment": ("color,translation", "color,translation"),
     "ema": ("0.99", 0.99),
+    "quality_every": ("250", 250),
     "max_steps": ("11", 11),
     "epochs": ("1.5", 1.5),
     "device": ("cpu", "cpu"),
