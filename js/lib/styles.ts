@@ -42,4 +42,8 @@ export const CSS = `
 .gw-traverse { height: 120px; }
 .gw-loss, .gw-loss-curve { min-width: 0; overflow: hidden; }
 .gw-chart { width: 100%; min-height: 300px; }
+.gw-columns > .gw-panel.gw-data-space { flex: 0 1 440px; min-width: 240px; }
+.gw-columns > .gw-panel.gw-loss { flex: 1 1 420px; }
+.gw-space-canvas { display: block; margin-top: 4px; }
+.gw-space-coverage { font-weight: 600; }
 `;
