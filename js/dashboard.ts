@@ -21,10 +21,10 @@ function render({ model, el }: RenderProps) {
       onPickStep: (step) => model.send({ type: "seek_step", step }),
     });
     if (model.get("data_space_enabled")) {
-      // 2-D points: the data-space view takes the place of the image panels.
+      // 2-D points: the data-space view takes the place of the image panels, first in line.
       const space = h("div", { class: "gw-panel gw-data-space" },
         [h("div", { class: "gw-panel-title", text: "Data space" })]);
-      root.append(controls, h("div", { class: "gw-columns" }, [loss, space]));
+      root.append(controls, h("div", { class: "gw-columns" }, [space, loss]));
       return [mountControlsPanel(model, controls, errors), lossPanel(),
         mountDataSpacePanel(model, space, errors)];
     }

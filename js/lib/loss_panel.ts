@@ -142,7 +142,8 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
     const out: any = {
       margin: { l: 50, r: off ? 40 : 10, t: 28, b: 40 }, height,
       width: el.clientWidth > 0 ? el.clientWidth - 4 : undefined, hovermode: "x unified",
-      xaxis: { title: { text: "step" }, anchor: n ? `y${2 + off}` : "y" },
+      // The step axis sits under the lowest panel (the last evaluation's).
+      xaxis: { title: { text: "step" }, anchor: n ? `y${n + 1 + off}` : "y" },
       yaxis: { type: model.get("log_scale") ? "log" : "linear", domain: lossDomain },
       ...(off ? { yaxis2: { overlaying: "y", side: "right", showgrid: false, tickformat: ".2~g",
         rangemode: "tozero" } } : {}),
@@ -150,7 +151,7 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", uirevision: "keep",
     };
     evalNames.forEach((name, k) => {
-      // k = 0 at the bottom; each panel leaves a gap under the one above.
+      // k = 0 right under the losses, k = n - 1 at the bottom; each leaves a gap above it.
       const low = (EVAL_HEIGHT * (n - 1 - k)) / plot;
       out[`yaxis${k + 2 + off}`] = { domain: [low, Math.min(1, low + (EVAL_HEIGHT - 22) / plot)],
         anchor: "x", title: { text: name, font: { size: 10 } }, rangemode: "tozero" };

@@ -51,4 +51,8 @@ export const CSS = `
 .gw-traversal { display: flex; gap: 4px; align-items: stretch; }
 .gw-traversal-labels { display: grid; font-size: 11px; color: var(--jp-ui-font-color2, #666);
   align-items: center; }
+.gw-columns > .gw-panel.gw-data-space { flex: 0 1 440px; min-width: 240px; }
+.gw-columns > .gw-panel.gw-loss { flex: 1 1 420px; }
+.gw-space-canvas { display: block; margin-top: 4px; }
+.gw-space-coverage { font-weight: 600; }
 `;
