@@ -31,8 +31,8 @@ class GANConfig:
     image_size: int = 32  # side of the square images the models see (16, 32 or 64 for dcgan)
     channels: int | None = None  # image channels; None takes them from the data
     width: int = 64  # base number of feature maps in the dcgan convolutions
-    batch_size: int | None = None  # real samples per discriminator update; None: 64, or 256 for 2-D points
-    lr: float | None = None  # Adam learning rate, both networks; None: 2e-4 (DCGAN paper), or 1e-3 for 2-D points
+    batch_size: int | None = None  # real samples per D update; None: 64, or 256 for 2-D points
+    lr: float | None = None  # Adam lr, both networks; None: 2e-4 (DCGAN), or 1e-3 for 2-D points
     lr_d: float | None = None  # discriminator learning rate if different from lr
     beta1: float = 0.5  # Adam beta1 (DCGAN paper: 0.5 is steadier than 0.9)
     beta2: float = 0.999  # Adam beta2
@@ -137,7 +137,8 @@ def validate_config(c: GANConfig) -> None:
         or not 0 <= c.step_delay <= MAX_STEP_DELAY
     ):
         raise ValueError(
-            f"step_delay must be a number of seconds in [0, {MAX_STEP_DELAY:g}], got {c.step_delay!r}"
+            f"step_delay must be a number of seconds in [0, {MAX_STEP_DELAY:g}], "
+            f"got {c.step_delay!r}"
         )
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {c.seed!r}")
