@@ -236,7 +236,8 @@ def validate_config(c: RunConfig) -> None:
         or not 0 <= c.step_delay <= MAX_STEP_DELAY
     ):
         raise ValueError(
-            f"step_delay must be a number of seconds in [0, {MAX_STEP_DELAY:g}], got {c.step_delay!r}"
+            f"step_delay must be a number of seconds in [0, {MAX_STEP_DELAY:g}], "
+            f"got {c.step_delay!r}"
         )
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {c.seed!r}")

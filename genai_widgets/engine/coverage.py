@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from .evaluators import Evaluator
 
 HIGH_QUALITY_STDS = 3.0  # VEEGAN's "within three standard deviations"
 MIN_FRACTION = 0.2  # PacGAN: a mode needs 1/5 of its expected share of samples
@@ -100,7 +104,7 @@ def coverage_evaluator(
     seed: int = 0,
     every_steps: int = 100,
     every_seconds: float = 2.0,
-):
+) -> Evaluator:
     """An `Evaluator` measuring `modes_covered` and `high_quality` on `n_samples` samples of
     fixed noise (fixed, so the curve follows the generator, not the draw)."""
     from .evaluators import Evaluator, ModelCopies
