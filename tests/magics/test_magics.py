@@ -440,7 +440,7 @@ def test_pause_resume_stop_by_name_variable_and_all(shell, capsys):
     shell.run_line_magic("gan_pause", "all")
     assert b.status == "paused"
     shell.run_line_magic("gan_resume", "a")  # a variable holding a run works too
-    assert a.status == "running" and b.status == "paused"
+    assert a.status == "running" and b.status == "paused", (a.status, a.message, b.status)
     shell.run_line_magic("gan_stop", "all")
     assert (a.status, b.status) == ("stopped", "stopped")
     out = capsys.readouterr().out
