@@ -229,9 +229,11 @@ def test_quality_every_adds_the_evaluator_only_for_labelled_images(tmp_path):
     from torch.utils.data import TensorDataset
 
     small = TensorDataset(torch.rand(64, 1, 16, 16) * 2 - 1, torch.arange(64) % 4)  # labelled
-    images = gw.train_gan(data=small, run_dir=str(tmp_path / "a"), **common)
+    images = gw.train_gan(data=small, run_dir=str(tmp_path / "quality-labelled"), **common)
     unlabelled = gw.train_gan(
-        data=torch.rand(40, 1, 16, 16) * 2 - 1, run_dir=str(tmp_path / "b"), **common
+        data=torch.rand(40, 1, 16, 16) * 2 - 1,
+        run_dir=str(tmp_path / "quality-unlabelled"),
+        **common,
     )
     for r in (images, unlabelled):
         r.wait(120)
