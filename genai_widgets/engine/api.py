@@ -22,6 +22,7 @@ from .config import (
     make_config,
     resolve_defaults,
 )
+from .family import probe_latent_layout
 from .run import RUNS, Run, _default_name, resolve_device
 from .vae_family import VAEFamily, build_vae_modules, probe_vae
 
@@ -109,23 +110,11 @@ def _probe(
     modes = (generator.training, discriminator.training)
     generator.eval()
     discriminator.eval()
-    errors = []
-    latent_shape = None
-    out = None
     try:
         with torch.no_grad():
-            for shape in ((config.latent_dim,), (config.latent_dim, 1, 1)):
-                try:
-                    out = generator(torch.zeros((2, *shape), device=device))
-                    latent_shape = shape
-                    break
-                except Exception as exc:  # try the other z layout
-                    errors.append(f"{type(exc).__name__}: {exc}")
-            if latent_shape is None:
-                raise ValueError(
-                    f"the generator rejected z of shape (N, {config.latent_dim}) and "
-                    f"(N, {config.latent_dim}, 1, 1) (latent_dim={config.latent_dim}): {errors[0]}"
-                )
+            out, latent_shape = probe_latent_layout(
+                generator, config.latent_dim, device, "generator"
+            )
             if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != expected:
                 got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ValueError(

@@ -103,3 +103,19 @@ def adam_betas(settings: dict[str, Any]) -> tuple[float, float]:
 def set_lr(optimizer: torch.optim.Optimizer, lr: float, betas: tuple[float, float]) -> None:
     for group in optimizer.param_groups:
         group["lr"], group["betas"] = lr, betas
+
+
+def probe_latent_layout(
+    module: nn.Module, latent_dim: int, device: torch.device, role: str
+) -> tuple[Any, tuple[int, ...]]:
+    """Call the latent-to-sample `module` ("generator", "decoder") on z of shape (2, d), then
+    (2, d, 1, 1); returns its output and the layout it accepted, or a ValueError naming both."""
+    d, errors = latent_dim, []
+    for shape in ((d,), (d, 1, 1)):
+        try:
+            return module(torch.zeros((2, *shape), device=device)), shape
+        except Exception as exc:  # try the other z layout
+            errors.append(f"{type(exc).__name__}: {exc}")
+    raise ValueError(
+        f"the {role} rejected z of shape (N, {d}) and (N, {d}, 1, 1) (latent_dim={d}): {errors[0]}"
+    )

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import VAEConfig
-from .family import Family, adam_betas, set_lr
+from .family import Family, adam_betas, probe_latent_layout, set_lr
 from .gan_family import _ends_in
 from .vae_step import VAE_METRICS, VAEParts, beta_at, elbo_terms, vae_step
 
@@ -297,19 +297,7 @@ def probe_vae(
                     f"{real.shape[0]} images it gave shapes {tuple(mu.shape)} and "
                     f"{tuple(logvar.shape)}"
                 )
-            errors, out, latent_shape = [], None, None
-            for shape in ((d,), (d, 1, 1)):
-                try:
-                    out = decoder(torch.zeros((2, *shape), device=device))
-                    latent_shape = shape
-                    break
-                except Exception as exc:  # try the other z layout
-                    errors.append(f"{type(exc).__name__}: {exc}")
-            if latent_shape is None:
-                raise ValueError(
-                    f"the decoder rejected z of shape (N, {d}) and (N, {d}, 1, 1) "
-                    f"(latent_dim={d}): {errors[0]}"
-                )
+            out, latent_shape = probe_latent_layout(decoder, d, device, "decoder")
             if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != expected:
                 got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ValueError(
