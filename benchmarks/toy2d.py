@@ -43,22 +43,27 @@ from genai_widgets.engine.coverage import mode_coverage
 MODES = {"ring": (ring_modes(), RING_STD), "grid": (grid_modes(), GRID_STD)}
 
 
-def train_and_measure(data: str, loss: str, steps: int, seed: int, root: Path) -> dict:
+def train_and_measure(
+    data: str, loss: str, steps: int, seed: int, root: Path, overrides: dict | None = None
+) -> dict:
     torch.set_num_threads(1)
+    tag = "-".join(f"{k}={v}" for k, v in sorted((overrides or {}).items()))
     run = gw.train_gan(
         data=data,
         loss=loss,
         max_steps=steps,
         seed=seed,
         device="cpu",
-        run_dir=root / f"{data}-{loss}-{seed}",
+        run_dir=root / f"{data}-{loss}-{seed}{tag}",
         checkpoint_every=0,
+        **(overrides or {}),
     )
     started = time.perf_counter()
     status = run.wait()
     seconds = time.perf_counter() - started
     if status != "finished":
-        return {"data": data, "loss": loss, "seed": seed, "status": status, "error": run.message}
+        return {"data": data, "loss": loss, "seed": seed, "status": status, "error": run.message,
+                "settings": overrides or {}}  # fmt: skip
     centres, std = MODES[data]
     samples = run.sample(
         z=torch.randn(2500, run.latent_dim, generator=torch.Generator().manual_seed(10_000 + seed))
@@ -71,6 +76,7 @@ def train_and_measure(data: str, loss: str, steps: int, seed: int, root: Path) -
         "data": data,
         "loss": loss,
         "seed": seed,
+        "settings": overrides or {},
         "steps": run.step,
         "seconds": round(seconds, 1),
         "steps_per_s": round(run.step / seconds, 1),
@@ -89,18 +95,22 @@ def train_and_measure(data: str, loss: str, steps: int, seed: int, root: Path) -
 
 def _one(task: list) -> dict:
     """One run in a subprocess (its own torch thread pool); the row it prints."""
-    data, loss, steps, seed, root = task
-    out = subprocess.run(
-        [sys.executable, __file__, "--one", json.dumps(task)], capture_output=True, text=True
-    )
+    data, loss, steps, seed, root, overrides, deadline = task
+    head = {"data": data, "loss": loss, "seed": seed, "settings": overrides}
+    left = None if deadline is None else deadline - time.time()
+    if left is not None and left < 5:
+        return {**head, "status": "not started (deadline)"}
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", json.dumps(task[:6])],
+            capture_output=True,
+            text=True,
+            timeout=left,
+        )
+    except subprocess.TimeoutExpired:
+        return {**head, "status": "stopped at the deadline"}
     if out.returncode != 0:
-        return {
-            "data": data,
-            "loss": loss,
-            "seed": seed,
-            "status": "crashed",
-            "error": out.stderr[-2000:],
-        }
+        return {**head, "status": "crashed", "error": out.stderr[-2000:]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -132,10 +142,18 @@ def markdown(rows: list[dict]) -> str:
         "| loss | data | steps | modes covered at the end | last quarter (min-max) | high-quality share | steps/s |",
         "|---|---|---|---|---|---|---|",
     ]
-    for loss in dict.fromkeys(r["loss"] for r in rows):
+    keys = dict.fromkeys((json.dumps(r.get("settings") or {}), r["loss"]) for r in rows)
+    for setting, loss in keys:
+        extra = ", ".join(f"{k}={v}" for k, v in json.loads(setting).items())
+        label = f"{loss} ({extra})" if extra else loss
         for data in ("ring", "grid"):
             group = [
-                r for r in rows if r["loss"] == loss and r["data"] == data and "modes_covered" in r
+                r
+                for r in rows
+                if r["loss"] == loss
+                and r["data"] == data
+                and json.dumps(r.get("settings") or {}) == setting
+                and "modes_covered" in r
             ]
             if not group:
                 continue
@@ -146,7 +164,7 @@ def markdown(rows: list[dict]) -> str:
             hq = ", ".join(f"{100 * r['high_quality']:.0f}%" for r in group)
             rate = statistics.median(r["steps_per_s"] for r in group)
             lines.append(
-                f"| {loss} | {data} | {group[0]['steps']} | {covered} | {late} | {hq} | {rate:.0f} |"
+                f"| {label} | {data} | {group[0]['steps']} | {covered} | {late} | {hq} | {rate:.0f} |"
             )
     return "\n".join(lines)
 
@@ -160,21 +178,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     parser.add_argument("--data", nargs="+", default=["ring", "grid"], choices=list(MODES))
     parser.add_argument("--view", type=float, default=0.0, help="seconds per view-rate round")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="extra train_gan settings for a set of runs, e.g. '{\"ema\": 0.99}'; repeat for "
+        "several sets (each is run for every loss, data and seed); default: the defaults",
+    )
+    parser.add_argument("--deadline", type=float, default=0, help="seconds; 0: none")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one run, JSON task
     args = parser.parse_args(argv)
     if args.one:
-        data, loss, steps, seed, root = json.loads(args.one)
-        print(json.dumps(train_and_measure(data, loss, steps, seed, Path(root))))
+        data, loss, steps, seed, root, overrides = json.loads(args.one)
+        print(json.dumps(train_and_measure(data, loss, steps, seed, Path(root), overrides)))
         return 0
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         steps = {"ring": args.steps_ring, "grid": args.steps_grid}
+        settings = [json.loads(x) for x in args.set] or [{}]
+        deadline = time.time() + args.deadline if args.deadline > 0 else None
         # Longest first, so that the two job slots end together.
         tasks = sorted(
             [
-                [data, loss, steps[data], seed, str(root)]
+                [data, loss, steps[data], seed, str(root), overrides, deadline]
+                for overrides in settings
                 for loss in args.losses
                 for data in args.data
                 for seed in args.seeds
@@ -185,11 +215,18 @@ def main(argv: list[str] | None = None) -> int:
             for row in pool.map(_one, tasks):
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
+        settings_order = {json.dumps(o): i for i, o in enumerate(settings)}
         order = {
             (loss, data): i
             for i, (loss, data) in enumerate((lo, d) for lo in args.losses for d in args.data)
         }
-        rows.sort(key=lambda r: (order.get((r["loss"], r["data"]), 0), r["seed"]))
+        rows.sort(
+            key=lambda r: (
+                settings_order.get(json.dumps(r.get("settings") or {}), 0),
+                order.get((r["loss"], r["data"]), 0),
+                r["seed"],
+            )
+        )
         # The runs print a line when they end: keep stdout for the JSON.
         with contextlib.redirect_stdout(sys.stderr):
             view = view_rate(args.view, root) if args.view > 0 else None

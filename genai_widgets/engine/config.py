@@ -5,8 +5,9 @@ directory); `GANConfig` and `VAEConfig` add their own and redeclare only the sha
 default differs. `gw.train_gan(**kw)` / `%%gan_train` build a `GANConfig`, `gw.train_vae(**kw)` /
 `%%vae_train` a `VAEConfig`; magic flags map one to one onto their fields
 (`--latent-dim` -> `latent_dim`).
-Three GAN fields default to None, "auto": they take the value that suits the data
-(`DATA_DEFAULTS`) once the data is known.
+Some GAN fields default to None, "auto": latent_dim, batch_size and lr take the value that
+suits the data (`DATA_DEFAULTS`) once the data is known; n_critic, beta1 and beta2 the value
+that suits the loss (`LOSS_DEFAULTS`).
 """
 
 from __future__ import annotations
@@ -91,11 +92,14 @@ class GANConfig(RunConfig):
     batch_size: int | None = None  # real samples per D update; None: 64, or 256 for 2-D points
     lr: float | None = None  # Adam learning rate; None: 2e-4 (DCGAN paper), or 1e-3 for 2-D
     lr_d: float | None = None  # discriminator learning rate if different from lr
-    n_critic: int = 1  # discriminator updates per generator update (5 is usual for wgan-gp)
+    beta1: float | None = None  # Adam beta1; None: 0.5 (DCGAN paper), or 0.0 for wgan-gp
+    beta2: float | None = None  # Adam beta2; None: 0.999, or 0.9 for wgan-gp (WGAN-GP paper)
+    n_critic: int | None = None  # D updates per G update; None: 1, or 5 for wgan-gp
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
     augment: str = "translation,cutout"  # DiffAugment policy for D's inputs; "none": off
     ema: float | None = None  # generator average for sampling; None: 0.999 images, off 2-D
     quality_every: int = 0  # steps between live FID/KID/precision/recall (labelled images; 0: off)
+    inception_weights: str | None = None  # Inception weights file, or "auto": adds fid_inception
 
     def replace(self, **changes: Any) -> GANConfig:
         return dataclasses.replace(self, **changes)
@@ -208,11 +212,13 @@ def validate_config(c: RunConfig) -> None:
     _positive_float("lr", c.lr, allow_none=auto)
     for name in ("beta1", "beta2"):
         value = getattr(c, name)
+        if value is None and auto:
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     if isinstance(c, GANConfig):
         _positive_float("lr_d", c.lr_d, allow_none=True)
-        _positive_int("n_critic", c.n_critic)
+        _positive_int("n_critic", c.n_critic, allow_none=True)
         _finite_non_negative("gp_weight", c.gp_weight)
         if not isinstance(c.augment, str):
             raise ValueError(
@@ -222,6 +228,11 @@ def validate_config(c: RunConfig) -> None:
 
         parse_policy(c.augment)  # ValueError naming the valid policies
         _positive_int("quality_every", c.quality_every, minimum=0)
+        if c.inception_weights is not None and not isinstance(c.inception_weights, str):
+            raise ValueError(
+                "inception_weights must be a path string or 'auto', "
+                f"got {type(c.inception_weights).__name__}"
+            )
         if c.ema is not None and (
             isinstance(c.ema, bool) or not isinstance(c.ema, (int, float)) or not 0 <= c.ema < 1
         ):
@@ -274,9 +285,24 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# What the loss-dependent "auto" fields become. WGAN-GP: the settings of Gulrajani et al. 2017,
+# "Improved Training of Wasserstein GANs" (https://arxiv.org/abs/1704.00028), Algorithm 1:
+# five critic updates per generator update and Adam (0.0, 0.9); its critic must be near
+# optimal for the gradient to mean anything, and momentum destabilises it. With the DCGAN
+# settings (one update, beta1 0.5) it covered 0 of 8 ring modes (benchmarks/toy2d.py).
+LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "default": {"n_critic": 1, "beta1": 0.5, "beta2": 0.999},
+    "wgan-gp": {"n_critic": 5, "beta1": 0.0, "beta2": 0.9},
+}
+
+
 def resolve_defaults(config: GANConfig, kind: str) -> GANConfig:
-    """`config` with its "auto" (None) fields set for data of `kind` ("images" or "points")."""
-    defaults = DATA_DEFAULTS.get(kind, DATA_DEFAULTS["images"])
+    """`config` with its "auto" (None) fields set for data of `kind` ("images" or "points")
+    and for its loss."""
+    defaults = {
+        **DATA_DEFAULTS.get(kind, DATA_DEFAULTS["images"]),
+        **LOSS_DEFAULTS.get(config.loss, LOSS_DEFAULTS["default"]),
+    }
     changes = {k: v for k, v in defaults.items() if getattr(config, k) is None}
     return config.replace(**changes) if changes else config
 
@@ -298,6 +324,7 @@ __all__ = [
     "make_vae_config",
     "validate_config",
     "DATA_DEFAULTS",
+    "LOSS_DEFAULTS",
     "resolve_defaults",
     "field",
 ]

@@ -205,7 +205,13 @@ class Run(EncoderMethods):
             from .quality import quality_evaluator
 
             self.add_evaluator(
-                quality_evaluator(images, labels, every_steps=quality_every, seed=config.seed)
+                quality_evaluator(
+                    images,
+                    labels,
+                    every_steps=quality_every,
+                    seed=config.seed,
+                    inception_weights=getattr(config, "inception_weights", None),
+                )
             )
         RUNS[self.name] = self
 
@@ -428,8 +434,10 @@ class Run(EncoderMethods):
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
         sample_every, beta1, beta2. Bad values raise ValueError and the run keeps its old
         values."""
-        if "lr" in changes and changes["lr"] is None:  # "auto" is for building a run only
-            raise ValueError("lr must be a number > 0, got None")
+        for name, accepted in (("lr", "a number > 0"), ("n_critic", "an integer >= 1"),
+                               ("beta1", "in [0, 1)"), ("beta2", "in [0, 1)")):  # fmt: skip
+            if name in changes and changes[name] is None:  # "auto" is for building a run only
+                raise ValueError(f"{name} must be {accepted}, got None")
         settable = type(self.config).settable
         unknown = sorted(set(changes) - set(settable))
         if unknown:

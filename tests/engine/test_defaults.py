@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import genai_widgets as gw
-from genai_widgets.engine.config import DATA_DEFAULTS, GANConfig, resolve_defaults
+from genai_widgets.engine.config import DATA_DEFAULTS, LOSS_DEFAULTS, GANConfig, resolve_defaults
 
 
 def test_auto_fields_resolve_by_the_kind_of_data():
@@ -35,3 +35,26 @@ def test_runs_store_the_resolved_values(tmp_path):
     assert (digits.config.latent_dim, digits.config.batch_size, digits.config.lr) == (64, 64, 2e-4)
     with pytest.raises(ValueError, match="lr must be a number > 0"):
         digits.set(lr=None)
+
+
+def test_loss_dependent_fields_follow_the_loss():
+    plain = resolve_defaults(GANConfig(), "images")
+    assert (plain.n_critic, plain.beta1, plain.beta2) == (1, 0.5, 0.999)
+    wgan = resolve_defaults(GANConfig(loss="wgan-gp"), "points")
+    assert (wgan.n_critic, wgan.beta1, wgan.beta2) == (5, 0.0, 0.9)  # Gulrajani et al. 2017
+    mine = resolve_defaults(GANConfig(loss="wgan-gp", n_critic=2, beta1=0.5), "points")
+    assert (mine.n_critic, mine.beta1, mine.beta2) == (2, 0.5, 0.9)
+    assert set(LOSS_DEFAULTS["wgan-gp"]) == set(LOSS_DEFAULTS["default"])
+
+
+def test_a_wgan_run_uses_its_defaults_and_refuses_auto_mid_run(tmp_path):
+    run = gw.engine.build_run(
+        gw.engine.make_config(
+            data="ring", loss="wgan-gp", device="cpu", run_dir=str(tmp_path / "w")
+        )
+    )
+    assert run.settings["n_critic"] == 5
+    assert run.family.parts.opt_d.param_groups[0]["betas"] == (0.0, 0.9)
+    for name in ("n_critic", "beta1", "beta2"):
+        with pytest.raises(ValueError, match=f"{name} must be"):
+            run.set(**{name: None})

@@ -239,3 +239,76 @@ def test_quality_every_adds_the_evaluator_only_for_labelled_images(tmp_path):
         r.wait(120)
     assert "fid" in images.evaluation_names
     assert "fid" not in unlabelled.evaluation_names
+
+
+# ------------------------------------------------------------------ Inception FID (optional)
+@pytest.fixture(scope="module")
+def inception_file(tmp_path_factory):
+    """An Inception weights file in torch-fidelity's format. The real one is a download this
+    machine cannot make, so the same network is built with random weights (its constructor's
+    download and load bypassed) and saved the way torch-fidelity's release file is. The code
+    under test then loads it from disk exactly as it would load the real file."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    from genai_widgets.engine.quality import INCEPTION_WEIGHTS
+
+    saved_url, saved_load = (
+        fe.load_state_dict_from_url,
+        fe.FeatureExtractorInceptionV3.load_state_dict,
+    )
+    fe.load_state_dict_from_url = lambda *a, **k: {}
+    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, *a, **k: None
+    try:
+        torch.manual_seed(0)
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["64"])
+    finally:
+        fe.load_state_dict_from_url = saved_url
+        fe.FeatureExtractorInceptionV3.load_state_dict = saved_load
+    path = tmp_path_factory.mktemp("hub") / INCEPTION_WEIGHTS
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_inception_weights_are_found_on_disk_or_refused_saying_where(
+    inception_file, tmp_path, monkeypatch
+):
+    from genai_widgets.engine.quality import find_inception_weights
+
+    assert find_inception_weights(inception_file) == inception_file
+    with pytest.raises(FileNotFoundError, match="no file at"):
+        find_inception_weights(tmp_path / "missing.pth")
+    monkeypatch.setenv("GENAI_WIDGETS_INCEPTION_WEIGHTS", str(inception_file))
+    assert find_inception_weights("auto") == inception_file
+    monkeypatch.delenv("GENAI_WIDGETS_INCEPTION_WEIGHTS")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
+        find_inception_weights("auto")
+
+
+def test_inception_fid_is_zero_for_the_real_set_and_large_for_noise(inception_file):
+    from genai_widgets.engine.quality import InceptionFID
+
+    real = get_dataset("digits", image_size=16).tensor[:100]
+    fid = InceptionFID(real, inception_file, features=64)
+    same, noise = fid(real), fid(torch.rand(100, 1, 16, 16) * 2 - 1)
+    assert abs(same) < 1e-3 * noise and noise > 0, (same, noise)
+
+
+def test_quality_meter_and_runs_take_the_inception_option(inception_file, tmp_path):
+    import genai_widgets as gw
+    from genai_widgets.engine import build_run, make_config
+
+    src = get_dataset("digits", image_size=16)
+    meter = QualityMeter.for_data(
+        src.tensor, src.labels, epochs=2, width=8, cache_dir=tmp_path / "nets",
+        reference=64, inception_weights=inception_file, inception_features=64,
+    )  # fmt: skip
+    out = meter(src.tensor[200:264])
+    assert {"fid", "fid_inception"} <= set(out) and np.isfinite(out["fid_inception"])
+    common = dict(data="digits", image_size=16, width=8, device="cpu", quality_every=100)
+    run = build_run(
+        make_config(run_dir=str(tmp_path / "inc"), inception_weights=str(inception_file), **common)
+    )
+    assert "fid_inception" in run.evaluation_names
+    with pytest.raises(FileNotFoundError, match="no file at"):
+        gw.train_gan(run_dir=str(tmp_path / "x"), inception_weights="/nowhere.pth", **common)

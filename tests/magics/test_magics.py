@@ -37,6 +37,7 @@ SAMPLES = {
     "augment": ("color,translation", "color,translation"),
     "ema": ("0.99", 0.99),
     "quality_every": ("250", 250),
+    "inception_weights": ("auto", "auto"),
     "max_steps": ("11", 11),
     "epochs": ("1.5", 1.5),
     "device": ("cpu", "cpu"),
