@@ -41,10 +41,13 @@ class ModelCopies:
     in eval mode, with gradients off for their parameters. `refresh()` copies the live weights
     under the run's step lock, only when the run has moved on since the last copy.
 
-    Any thread may own one; the copies are that thread's to use while the trainer goes on."""
+    Any thread may own one; the copies are that thread's to use while the trainer goes on.
+    The generator is the one sampling reads (its weight average when the run keeps one), or with
+    `live=True` the generator being trained: what the discriminator is playing against."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, *, live: bool = False):
         self.run = run
+        self.live = live
         self.generator: nn.Module | None = None
         self.discriminator: nn.Module | None = None
         self.step = -1
@@ -61,8 +64,10 @@ class ModelCopies:
             step = run.step
             if self.generator is not None and step == self.step:
                 return step
-            # The generator sampling reads (its weight average when the run keeps one).
-            live_g = run.family.inference_modules().get("generator", run.generator)
+            if self.live:
+                live_g = run.generator
+            else:  # the generator sampling reads (its weight average when the run keeps one)
+                live_g = run.family.inference_modules().get("generator", run.generator)
             live_d = run._parts.discriminator
             if self.generator is None or self.discriminator is None:
                 self.generator = _frozen_copy(live_g)

@@ -189,7 +189,8 @@ class DataSpacePanel(Panel):
     def compute_frame(self, run: Any) -> None:
         """Compute and publish one frame from the run's current weights (flusher thread)."""
         if self._space_copies is None:
-            self._space_copies = ModelCopies(run)
+            # The game as it is played: D against the generator being trained (not its average).
+            self._space_copies = ModelCopies(run, live=True)
         copies = self._space_copies
         with foreground_torch():
             step = copies.refresh()

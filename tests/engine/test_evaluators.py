@@ -140,3 +140,19 @@ def test_model_copies_follow_the_weights_without_touching_them(tiny):
     with torch.no_grad():
         sampler.eval()
         torch.testing.assert_close(copies.generate(z), sampler(z.view(4, *run._latent_shape)))
+
+
+def test_live_copies_hold_the_generator_being_trained_not_its_average(tiny):
+    run = gw.train_gan(**tiny(max_steps=5, ema=0.9))
+    assert run.wait(60) == "finished"
+    average, live = ModelCopies(run), ModelCopies(run, live=True)
+    average.refresh(), live.refresh()
+    z = torch.randn(4, 16)
+    shape = (4, *run._latent_shape)
+    with torch.no_grad():
+        run.generator.eval()
+        sampler = run.family.inference_modules()["generator"]
+        assert sampler is not run.generator  # ema on: sampling reads the average
+        torch.testing.assert_close(live.generate(z), run.generator(z.view(shape)))
+        torch.testing.assert_close(average.generate(z), sampler.eval()(z.view(shape)))
+        assert not torch.allclose(live.generate(z), average.generate(z))
