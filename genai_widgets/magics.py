@@ -820,8 +820,15 @@ class GANTrainMagics(_TrainMagics, GANConfigDefaults):  # type: ignore[misc, val
         selected: list[Run] = []
         for name in names:
             run = RUNS.get(name)
-            if run is None and isinstance(ns.get(name), Run):
-                run = ns[name]
+            bound = ns.get(name)
+            if isinstance(bound, Run) and run is not None and bound is not run:
+                raise UsageError(
+                    f"{name!r} is ambiguous: a run is named {name!r} and the variable {name!r} "
+                    f"holds another run, named {bound.name!r}; say %gan_{verb} {bound.name} "
+                    f"for the variable's run, or rename one of them"
+                )
+            if run is None and isinstance(bound, Run):
+                run = bound
             if run is None:
                 choices = list(RUNS) + [k for k, v in ns.items() if isinstance(v, Run)]
                 close = difflib.get_close_matches(name, choices, n=1)

@@ -451,6 +451,19 @@ def test_pause_resume_stop_by_name_variable_and_all(shell, capsys):
     assert "'first' is stopped; nothing to pause" in capsys.readouterr().out
 
 
+def test_a_name_that_is_both_a_run_and_a_variable_of_another_run_is_refused(shell):
+    shell.run_line_magic("gan_train", f"{TINY} --name amb-x --as amb_y")
+    shell.run_line_magic("gan_train", f"{TINY} --name amb_y --as amb_z")
+    x, y = shell.user_ns["amb_y"], shell.user_ns["amb_z"]
+    with pytest.raises(
+        UsageError, match=r"'amb_y' is ambiguous: .* named 'amb-x'; say %gan_stop amb-x"
+    ):
+        shell.run_line_magic("gan_stop", "amb_y")
+    assert (x.status, y.status) == ("running", "running")  # neither was touched
+    shell.run_line_magic("gan_stop", "amb-x amb_z")  # unambiguous: a name, a variable
+    assert (x.status, y.status) == ("stopped", "stopped")
+
+
 def test_control_magics_name_the_runs_they_know(shell):
     shell.run_line_magic("gan_train", f"{TINY} --name known")
     with pytest.raises(UsageError) as info:
