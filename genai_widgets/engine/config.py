@@ -82,8 +82,8 @@ class GANConfig(RunConfig):
     family: ClassVar[str] = "gan"
     # Fields whose change mid-run `Run.set` accepts.
     settable: ClassVar[tuple[str, ...]] = (
-        "lr", "lr_d", "n_critic", "gp_weight", "max_steps", "sample_every", "beta1", "beta2",
-        "step_delay",
+        "lr", "lr_d", "n_critic", "gp_weight", "r1", "max_steps", "sample_every", "beta1",
+        "beta2", "step_delay",
     )  # fmt: skip
 
     model: Any = "dcgan"  # registry name or a (generator, discriminator) pair
@@ -96,6 +96,7 @@ class GANConfig(RunConfig):
     beta2: float | None = None  # Adam beta2; None: 0.999, or 0.9 for wgan-gp (WGAN-GP paper)
     n_critic: int | None = None  # D updates per G update; None: 1, or 5 for wgan-gp
     gp_weight: float = 10.0  # gradient-penalty weight for wgan-gp
+    r1: float = 0.0  # R1 penalty weight gamma on D's gradient at the real images (0: off)
     augment: str = "translation,cutout"  # DiffAugment policy for D's inputs; "none": off
     ema: float | None = None  # generator average for sampling; None: 0.999 images, off 2-D
     quality_every: int = 0  # steps between live FID/KID/precision/recall (labelled images; 0: off)
@@ -220,6 +221,7 @@ def validate_config(c: RunConfig) -> None:
         _positive_float("lr_d", c.lr_d, allow_none=True)
         _positive_int("n_critic", c.n_critic, allow_none=True)
         _finite_non_negative("gp_weight", c.gp_weight)
+        _finite_non_negative("r1", c.r1)
         if not isinstance(c.augment, str):
             raise ValueError(
                 f"augment must be a string like 'translation,cutout', got {c.augment!r}"

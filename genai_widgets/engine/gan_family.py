@@ -101,6 +101,7 @@ class GANFamily(Family):
             next_batch,
             n_critic=settings["n_critic"],
             gp_weight=settings["gp_weight"],
+            r1=settings.get("r1", 0.0),
             check_finite=check_finite,
         )
         if self.ema is not None:

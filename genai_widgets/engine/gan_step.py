@@ -51,10 +51,17 @@ def gan_step(
     *,
     n_critic: int = 1,
     gp_weight: float = 10.0,
+    r1: float = 0.0,
     check_finite: bool = True,
 ) -> Tensor:
     """Train D `n_critic` times, then G once. Returns the step's metrics as one tensor on the
-    model's device, in `metric_names(loss)` order; no host sync unless `check_finite` (CPU)."""
+    model's device, in `metric_names(loss)` order; no host sync unless `check_finite` (CPU).
+
+    `r1` > 0 adds the R1 penalty r1 / 2 * E[|grad_x D(x)|^2] on the real batch to every D
+    update (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?",
+    https://arxiv.org/abs/1801.04406): D is kept flat on the data, which damps the
+    oscillation around the equilibrium and D's memorising of a small set. With augmentation
+    the gradient is taken through it, with respect to the un-augmented images."""
     G, loss = parts.generator, parts.loss
     D = parts.discriminator
     if parts.augment is not None:
@@ -69,11 +76,16 @@ def gan_step(
         last = i == n_critic - 1
         with torch.set_grad_enabled(last):  # only the last fake feeds G's update below
             fake = G(sample_z(real.shape[0], parts, real.device))
+        if r1 > 0:
+            real = real.detach().requires_grad_(True)
         real_out = D(real)
         fake_out = D(fake.detach())
         loss_d = loss.discriminator_loss(real_out, fake_out)
+        if r1 > 0:
+            (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
+            loss_d = loss_d + 0.5 * r1 * grad.pow(2).flatten(1).sum(1).mean()
         if loss.gradient_penalty:
-            gp = gradient_penalty(D, real, fake.detach(), parts.noise)
+            gp = gradient_penalty(D, real.detach(), fake.detach(), parts.noise)
             loss_d = loss_d + gp_weight * gp
         if check_finite and not torch.isfinite(loss_d):
             raise NonFiniteLossError("loss_d", float(loss_d.detach()))

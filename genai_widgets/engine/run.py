@@ -430,7 +430,7 @@ class Run(EncoderMethods):
 
     def set(self, **changes: Any) -> None:
         """Change hyper-parameters mid-run (applied before the next step). A GAN takes lr,
-        lr_d, n_critic, gp_weight, max_steps, sample_every, beta1, beta2, step_delay (slow
+        lr_d, n_critic, gp_weight, r1, max_steps, sample_every, beta1, beta2, step_delay (slow
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
         sample_every, beta1, beta2. Bad values raise ValueError and the run keeps its old
         values."""

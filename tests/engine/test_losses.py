@@ -98,3 +98,32 @@ def test_get_loss_names_and_error():
     assert isinstance(get_loss("hinge"), HingeLoss)
     with pytest.raises(ValueError, match="nonsaturating, minimax, wgan-gp, hinge"):
         get_loss("lsgan")
+
+
+def test_r1_adds_gamma_times_w_to_a_linear_discriminators_gradient():
+    # D(x) = w . x + b has gradient w at every real point: the R1 term r1 / 2 * |w|^2 adds
+    # exactly r1 * w to the weight's gradient and nothing to the bias's. One D update with
+    # SGD(lr=1) shows it: the weights of two identical runs differ by r1 * w_before.
+    from genai_widgets.engine.gan_step import GANParts, gan_step
+
+    def parts(seed: int) -> GANParts:
+        torch.manual_seed(seed)
+        g, d = nn.Linear(2, 2), nn.Linear(2, 1)
+        return GANParts(
+            generator=g, discriminator=nn.Sequential(d, nn.Flatten(0)),
+            opt_g=torch.optim.SGD(g.parameters(), lr=0.0),
+            opt_d=torch.optim.SGD(d.parameters(), lr=1.0),
+            loss=NonSaturatingLoss(), latent_shape=(2,),
+            noise=torch.Generator().manual_seed(1),
+        )  # fmt: skip
+
+    real = torch.randn(8, 2)
+    plain, pen = parts(0), parts(0)
+    w0 = pen.discriminator[0].weight.detach().clone()
+    b_plain0 = plain.discriminator[0].bias.detach().clone()
+    gan_step(plain, lambda: real.clone(), r1=0.0)
+    gan_step(pen, lambda: real.clone(), r1=0.5)
+    dw = plain.discriminator[0].weight - pen.discriminator[0].weight
+    torch.testing.assert_close(dw, 0.5 * w0)
+    torch.testing.assert_close(plain.discriminator[0].bias, pen.discriminator[0].bias)
+    assert not torch.equal(plain.discriminator[0].bias, b_plain0)  # the step did move D

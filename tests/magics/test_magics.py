@@ -34,6 +34,7 @@ SAMPLES = {
     "beta2": ("0.9", 0.9),
     "n_critic": ("3", 3),
     "gp_weight": ("2.5", 2.5),
+    "r1": ("0.1", 0.1),
     "augment": ("color,translation", "color,translation"),
     "ema": ("0.99", 0.99),
     "quality_every": ("250", 250),
