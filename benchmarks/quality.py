@@ -51,16 +51,16 @@ from torch import nn
 from genai_widgets.data import get_dataset
 from genai_widgets.engine import images
 from genai_widgets.engine.augment import diff_augment, parse_policy
-from genai_widgets.engine.config import DEFAULT_EMA, GANConfig
-from genai_widgets.engine.ema import GeneratorEMA
+from genai_widgets.engine.config import GANConfig, resolve_defaults
+from genai_widgets.engine.ema import GeneratorEMA, recompute_batch_norm
 from genai_widgets.engine.quality import QualityMeter
 from genai_widgets.models import get_model
 
-_D = GANConfig()
+_D = resolve_defaults(GANConfig(), "images")  # what gw.train_gan(data="digits") resolves
 PLAIN = {"augment": "none", "ema": 0.0, "r1": 0.0, "sn": False, "lr_g": 2e-4, "lr_d": 2e-4,
          "beta1": 0.5}  # fmt: skip
-DEFAULTS = {**PLAIN, "augment": _D.augment, "ema": DEFAULT_EMA,
-            "r1": getattr(_D, "r1", 0.0)}  # fmt: skip
+DEFAULTS = {**PLAIN, "augment": _D.augment, "ema": _D.ema, "r1": _D.r1, "lr_g": _D.lr,
+            "lr_d": _D.lr_d or _D.lr, "beta1": _D.beta1}  # fmt: skip
 VARIANTS: dict[str, dict] = {
     "plain": PLAIN,
     "defaults": DEFAULTS,
@@ -105,20 +105,28 @@ MODES = ("eval", "train", "recal")
 N_SAMPLES = 1000
 
 
-def recalibrated(g: nn.Module, latent_dim: int, *, batches: int = 8, size: int = 250) -> nn.Module:
-    """A copy of `g` whose batch-norm running statistics are recomputed for its own weights."""
-    m = copy.deepcopy(g)
-    norms = [b for b in m.modules() if isinstance(b, nn.modules.batchnorm._BatchNorm)]
-    for b in norms:
-        b.reset_running_stats()
-        b.momentum = None  # a cumulative average over the batches below
-    m.train()
-    dev = next(m.parameters()).device
-    gen = torch.Generator().manual_seed(999)
-    with torch.no_grad():
-        for _ in range(batches):
-            m(torch.randn(size, latent_dim, generator=gen).to(dev))
-    return m.eval()
+def samplers(G: nn.Module, ema: GeneratorEMA | None, z_cal: torch.Tensor) -> dict[str, nn.Module]:
+    """The three ways of sampling a batch-norm generator, each on a module of its own (nothing
+    here touches the modules being trained or averaged, except `ema.calibrate`, which is what
+    the engine itself runs before sampling):
+      eval   running statistics as training left them (for the average: the live
+             generator's, copied, as the engine did before `GeneratorEMA.calibrate`)
+      train  batch statistics of each sampled batch
+      recal  statistics recomputed for the sampled weights on fixed noise: `run.sample`"""
+    if ema is not None:
+        old = copy.deepcopy(ema.module)
+        live = dict(G.named_buffers())
+        for name, buf in old.named_buffers():
+            buf.copy_(live[name])
+        ema.calibrate(z_cal)
+        recal = ema.module
+        source = ema.module
+    else:
+        old = G
+        recal = copy.deepcopy(G)
+        recompute_batch_norm(recal, z_cal)
+        source = G
+    return {"eval": old.eval(), "train": copy.deepcopy(source).train(), "recal": recal.eval()}
 
 
 def spectral_discriminator(width: int) -> nn.Module:
@@ -154,11 +162,13 @@ def train_one(variant: str, seed: int, args: argparse.Namespace) -> dict:
     batches = src.batches(64, seed=seed)
     evals = sorted({int(s) for s in args.evals.split(",") if int(s) <= args.steps})
     z_fixed = torch.randn(N_SAMPLES, 64, generator=torch.Generator().manual_seed(123)).to(dev)
+    # The engine's calibration noise (GANFamily): 512 draws seeded with the run's seed + 11.
+    z_cal = torch.randn(512, 64, generator=torch.Generator().manual_seed(seed + 11)).to(dev)
     rows: dict = {}
     t0 = time.time()
-    train_seconds = 0.0
+    train_seconds = train_cpu = 0.0
     for step in range(1, args.steps + 1):
-        ts = time.perf_counter()
+        ts, cs = time.perf_counter(), time.process_time()
         real = next(batches).to(dev, non_blocking=True)
         fake = G(torch.randn(64, 64, device=dev))
         if v["r1"]:
@@ -181,32 +191,24 @@ def train_one(variant: str, seed: int, args: argparse.Namespace) -> dict:
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             train_seconds += time.perf_counter() - ts
-            sampler = ema.module if ema is not None else G
-            was = sampler.training
-            row = {}
-            for mode in MODES:
-                m = recalibrated(sampler, 64) if mode == "recal" else sampler
-                m.train(mode == "train")
+            train_cpu += time.process_time() - cs
+            row = {"train_cpu_seconds": round(train_cpu, 1)}
+            for mode, m in samplers(G, ema, z_cal).items():
                 with torch.no_grad():
                     imgs = torch.cat([m(z_fixed[i : i + 250]) for i in range(0, N_SAMPLES, 250)])
                 row[mode] = {k: round(float(x), 3) for k, x in meter(imgs.cpu()).items()}
-            sampler.train(was)
-            rows[step] = row
-            if args.grid_dir and step == evals[-1]:
-                for mode in MODES:
-                    m = recalibrated(sampler, 64) if mode == "recal" else sampler
-                    m.train(mode == "train")
-                    with torch.no_grad():  # batch statistics of 250, as measured
-                        imgs = m(z_fixed[:250])[:64].cpu()
+                if args.grid_dir and step == evals[-1]:  # the first 64 of the measured samples
                     name = f"{variant}-seed{seed}-step{step}-{mode}.png"
-                    grid = images.make_grid(images.to_uint8(imgs), 8)
+                    grid = images.make_grid(images.to_uint8(imgs[:64].cpu()), 8)
                     (Path(args.grid_dir) / name).write_bytes(images.encode_png(grid))
-                sampler.train(was)
+            G.train()
+            rows[step] = row
             print(f"{variant} seed {seed} step {step} {round(time.time() - t0)} s "
-                  f"fid " + " ".join(f"{k}={r['fid']}" for k, r in row.items()),
+                  f"fid " + " ".join(f"{k}={row[k]['fid']}" for k in MODES),
                   file=sys.stderr, flush=True)  # fmt: skip
         else:
             train_seconds += time.perf_counter() - ts
+            train_cpu += time.process_time() - cs
     return {
         "variant": variant,
         "seed": seed,
@@ -214,6 +216,7 @@ def train_one(variant: str, seed: int, args: argparse.Namespace) -> dict:
         "feature_net": meter.info,
         "steps": rows,
         "train_seconds": round(train_seconds, 1),
+        "train_cpu_seconds": round(train_cpu, 1),
         "seconds": round(time.time() - t0, 1),
     }
 
@@ -280,7 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--variants", default="plain,defaults", help="comma list, or 'all'")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--plain-seeds", type=int, nargs="+", help="seeds for 'plain' (default --seeds)")
     p.add_argument("--steps", type=int, default=3000)
+    p.add_argument(
+        "--plain-steps",
+        type=int,
+        default=0,
+        help="train 'plain' this long instead (evaluated every 500 steps past --steps): its FID "
+        "at the CPU seconds the other variants spent, when their steps cost more",
+    )
     p.add_argument("--evals", default="250,500,1000,1500,2000,2500,3000")
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--device", default="cpu")
@@ -310,8 +321,19 @@ def main(argv: list[str] | None = None) -> int:
         passthrough += ["--grid-dir", a.grid_dir]
     started = time.time()
     deadline = started + a.deadline if a.deadline > 0 else None
-    tasks = [{"key": [n, s], "argv": passthrough, "deadline": deadline}
-             for s in a.seeds for n in names]  # fmt: skip
+
+    def argv_for(name: str) -> list[str]:
+        if name != "plain" or a.plain_steps <= a.steps:
+            return passthrough
+        more = ",".join(str(s) for s in range(a.steps + 500, a.plain_steps + 1, 500))
+        return [*passthrough, "--steps", str(a.plain_steps), "--evals", f"{a.evals},{more}"]
+
+    def seeds_for(name: str) -> list[int]:
+        return a.plain_seeds if name == "plain" and a.plain_seeds else a.seeds
+
+    tasks = [{"key": [n, s], "argv": argv_for(n), "deadline": deadline}
+             for s in sorted({*a.seeds, *(a.plain_seeds or ())}) for n in names
+             if s in seeds_for(n)]  # fmt: skip
     out_dir = Path(a.out) if a.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)

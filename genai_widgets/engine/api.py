@@ -14,7 +14,6 @@ from torch import nn
 from .checkpoint import list_checkpoints, load_checkpoint
 from .config import (
     CONFIGS,
-    DEFAULT_EMA,
     GANConfig,
     RunConfig,
     VAEConfig,
@@ -40,13 +39,9 @@ def _is_pair(model: Any) -> bool:
 
 
 def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANConfig]:
-    """Registry name or user pair -> (generator, discriminator); may adjust config.model and
-    resolves `ema=None` (0.999 on images; off on 2-D points, whose data-space view shows the
-    generator being trained, not its average)."""
+    """Registry name or user pair -> (generator, discriminator); may adjust config.model."""
     from ..models import get_model, list_models
 
-    if config.ema is None:
-        config = config.replace(ema=0.0 if data.kind == "points" else DEFAULT_EMA)
     model = config.model
     if _is_pair(model):
         generator, discriminator = model

@@ -83,8 +83,11 @@ class GANFamily(Family):
             noise=noise,
             augment=_augmenter(parse_policy(config.augment), noise),
         )
-        # Sampling reads the average of the generator's recent weights (config.ema).
+        # Sampling reads the average of the generator's recent weights (config.ema), with
+        # batch-norm statistics recomputed for it on fixed noise (GeneratorEMA.calibrate).
         self.ema = GeneratorEMA(generator, config.ema) if config.ema else None
+        calib = torch.Generator().manual_seed(config.seed + 11)
+        self._calibration_z = torch.randn((512, *latent_shape), generator=calib).to(device)
         self.latent_shape = latent_shape
         self.metric_names = metric_names(self.loss)
 
@@ -146,6 +149,7 @@ class GANFamily(Family):
     def inference_modules(self) -> dict[str, nn.Module]:
         if self.ema is None:
             return self.modules()
+        self.ema.calibrate(self._calibration_z)
         return {"generator": self.ema.module, "discriminator": self.discriminator}
 
     def result(self) -> Any:

@@ -435,7 +435,8 @@ class Run(EncoderMethods):
         sample_every, beta1, beta2. Bad values raise ValueError and the run keeps its old
         values."""
         for name, accepted in (("lr", "a number > 0"), ("n_critic", "an integer >= 1"),
-                               ("beta1", "in [0, 1)"), ("beta2", "in [0, 1)")):  # fmt: skip
+                               ("beta1", "in [0, 1)"), ("beta2", "in [0, 1)"),
+                               ("r1", "a finite number >= 0")):  # fmt: skip
             if name in changes and changes[name] is None:  # "auto" is for building a run only
                 raise ValueError(f"{name} must be {accepted}, got None")
         settable = type(self.config).settable

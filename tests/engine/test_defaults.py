@@ -44,7 +44,19 @@ def test_loss_dependent_fields_follow_the_loss():
     assert (wgan.n_critic, wgan.beta1, wgan.beta2) == (5, 0.0, 0.9)  # Gulrajani et al. 2017
     mine = resolve_defaults(GANConfig(loss="wgan-gp", n_critic=2, beta1=0.5), "points")
     assert (mine.n_critic, mine.beta1, mine.beta2) == (2, 0.5, 0.9)
-    assert set(LOSS_DEFAULTS["wgan-gp"]) == set(LOSS_DEFAULTS["default"])
+    assert set(LOSS_DEFAULTS["default"]) <= set(LOSS_DEFAULTS["wgan-gp"])
+
+
+def test_small_data_defaults_follow_data_and_loss():
+    images, points = (
+        resolve_defaults(GANConfig(), "images"),
+        resolve_defaults(GANConfig(), "points"),
+    )
+    assert (images.ema, images.r1) == (0.999, 0.1) and (points.ema, points.r1) == (0.99, 0.0)
+    wgan = resolve_defaults(GANConfig(loss="wgan-gp"), "images")
+    assert wgan.r1 == 0.0  # it has its own gradient penalty
+    mine = resolve_defaults(GANConfig(r1=1.0, ema=0.0), "images")
+    assert (mine.r1, mine.ema) == (1.0, 0.0)
 
 
 def test_a_wgan_run_uses_its_defaults_and_refuses_auto_mid_run(tmp_path):

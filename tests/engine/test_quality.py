@@ -157,7 +157,8 @@ def test_ema_averages_weights_and_round_trips():
     ema.update(g)  # first update: effective decay min(0.9, 2/11)
     d = 2 / 11
     assert torch.allclose(ema.module[0].weight, d * start + (1 - d) * g[0].weight)
-    assert torch.equal(ema.module[1].running_mean, g[1].running_mean)  # buffers copied
+    # Batch-norm statistics are not copied from the live generator: calibrate() computes them.
+    assert torch.equal(ema.module[1].running_mean, torch.zeros(3))
     assert not any(p.requires_grad for p in ema.module.parameters())
     other = GeneratorEMA(g, decay=0.5)
     other.load_state_dict(ema.state_dict())
@@ -165,6 +166,31 @@ def test_ema_averages_weights_and_round_trips():
     assert torch.equal(other.module[0].weight, ema.module[0].weight)
     with pytest.raises(ValueError, match="decay"):
         GeneratorEMA(g, decay=1.0)
+
+
+def test_ema_calibrates_batch_norm_for_the_averaged_weights():
+    torch.manual_seed(0)
+    g = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    ema = GeneratorEMA(g, decay=0.9)
+    with torch.no_grad():
+        g[0].weight.mul_(3.0)
+        g[1].running_mean.fill_(7.0)  # the live generator's statistics: not the average's
+    ema.update(g)
+    z = torch.randn(300, 3)
+    assert ema.calibrate(z, batch=100) and ema.calibrated_at == 1
+    with torch.no_grad():
+        h = ema.module[0](z)  # what the average's batch norm sees
+    torch.testing.assert_close(ema.module[1].running_mean, h.mean(0))
+    # Cumulative mean of the three batches' unbiased variances.
+    var = torch.stack([h[i : i + 100].var(0) for i in (0, 100, 200)]).mean(0)
+    torch.testing.assert_close(ema.module[1].running_var, var)
+    assert not ema.module.training and ema.module[1].momentum == 0.1  # restored
+    assert not ema.calibrate(z)  # current: nothing to do
+    ema.update(g)
+    assert ema.module[1].running_mean.ne(7.0).all()  # update leaves the statistics alone
+    assert ema.calibrate(z) and ema.calibrated_at == 2
+    plain = GeneratorEMA(nn.Linear(3, 2), decay=0.9)  # no batch norm: nothing to calibrate
+    assert not plain.has_batch_norm and not plain.calibrate(z)
 
 
 # ------------------------------------------------------------------ warnings
