@@ -97,10 +97,11 @@ def engine_run(steps: int, warmup: int, args, device: torch.device, root: str, k
         run_dir=f"{root}/engine{k}",
         sample_every=args.sample_every,
         checkpoint_every=0,
-        # The same computation as the plain loop: the small-data defaults (DiffAugment, the
-        # generator average) are extra work that the engine's own cost must not hide in.
+        # The same computation as the plain loop: the small-data defaults (DiffAugment, R1,
+        # the generator average) are extra work that the engine's own cost must not hide in.
         augment="none",
         ema=0.0,
+        r1=0.0,
     )
     run.wait()  # the main thread idles, as it does in a kernel between cells
     t = run.history["time"]  # per-step wall-clock stamps written by the trainer itself

@@ -27,8 +27,10 @@ class GeneratorEMA:
     their average, and sampling the average with them costs a lot (measured on the digits with
     R1: FID 15.3 with the copied statistics vs 8.0 recomputed, step 2000;
     `benchmarks/quality.py`). So `calibrate(z)` recomputes them for the averaged weights from
-    one pass over fixed noise (the "precise BN" of Wu & Johnson 2021), at most once per update
-    and only when something samples. Other buffers are copied from the live generator."""
+    one pass over fixed noise (the "precise BN" of Wu & Johnson 2021), only when something
+    samples and the last calibration is more than `max_age` updates old (a pass costs about
+    as much as a few training steps; the average moves slowly). Other buffers are copied from
+    the live generator."""
 
     def __init__(self, generator: nn.Module, decay: float = 0.999):
         if not 0.0 < decay < 1.0:
@@ -57,27 +59,33 @@ class GeneratorEMA:
                 b_ema.copy_(b)
 
     @torch.no_grad()
-    def calibrate(self, z: Tensor, batch: int = 128) -> bool:
+    def calibrate(self, z: Tensor, batch: int = 128, max_age: int = 0) -> bool:
         """Recompute the batch-norm running statistics for the averaged weights from the
-        generator's outputs on `z` (cumulative mean over batches of `batch`), unless they
-        are current. Thread-safe; leaves the module in eval mode. Returns whether it ran."""
+        generator's outputs on `z` (cumulative mean over batches of `batch`), unless the last
+        calibration is at most `max_age` updates old (0: unless it is current). Thread-safe;
+        leaves the module in eval mode. Returns whether it ran."""
         if not self._own:
             return False
         with self._lock:
-            if self.calibrated_at == self.updates:
+            if self.calibrated_at >= 0 and self.updates - self.calibrated_at <= max_age:
                 return False
             recompute_batch_norm(self.module, z, batch)
             self.calibrated_at = self.updates
             return True
 
     def state_dict(self) -> dict:
-        return {"module": self.module.state_dict(), "updates": self.updates, "decay": self.decay}
+        return {
+            "module": self.module.state_dict(),  # with the calibrated statistics
+            "updates": self.updates,
+            "decay": self.decay,
+            "calibrated_at": self.calibrated_at,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.module.load_state_dict(state["module"])
         self.updates = int(state["updates"])
         self.decay = float(state["decay"])
-        self.calibrated_at = -1
+        self.calibrated_at = int(state.get("calibrated_at", -1))  # older checkpoints: none
 
 
 @torch.no_grad()

@@ -149,13 +149,18 @@ class GANFamily(Family):
     def inference_modules(self) -> dict[str, nn.Module]:
         if self.ema is None:
             return self.modules()
-        self.ema.calibrate(self._calibration_z)
+        self.ema.calibrate(self._calibration_z, max_age=CALIBRATE_EVERY)
         return {"generator": self.ema.module, "discriminator": self.discriminator}
 
     def result(self) -> Any:
         from ..models import GANModels
 
         return GANModels(self.generator, self.discriminator)
+
+
+# Updates after which the average's batch-norm statistics are recomputed when something
+# samples (snapshots come every 50 steps by default): about 1% of the default DCGAN's CPU.
+CALIBRATE_EVERY = 50
 
 
 def _augmenter(

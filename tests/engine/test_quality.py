@@ -189,6 +189,10 @@ def test_ema_calibrates_batch_norm_for_the_averaged_weights():
     ema.update(g)
     assert ema.module[1].running_mean.ne(7.0).all()  # update leaves the statistics alone
     assert ema.calibrate(z) and ema.calibrated_at == 2
+    ema.update(g)
+    assert not ema.calibrate(z, max_age=1) and ema.calibrated_at == 2  # one update old: kept
+    ema.update(g)
+    assert ema.calibrate(z, max_age=1) and ema.calibrated_at == 4
     plain = GeneratorEMA(nn.Linear(3, 2), decay=0.9)  # no batch norm: nothing to calibrate
     assert not plain.has_batch_norm and not plain.calibrate(z)
 
