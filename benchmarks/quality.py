@@ -8,7 +8,8 @@ variants switch one ingredient at a time, to measure which combination wins:
 
     augment  DiffAugment policy on every discriminator input (Zhao et al. 2020)
     ema      decay of the generator average that sampling reads (Yazici et al. 2019)
-    r1       weight gamma of the R1 penalty gamma/2 |grad D(x_real)|^2 (Mescheder et al. 2018)
+    r1       weight gamma of the R1 penalty gamma/2 |grad D(x_real)|^2 (Mescheder et al. 2018),
+             every `r1_every`-th step with weight r1_every * gamma (lazy, as StyleGAN2)
     sn       spectral normalisation of D's convolutions instead of batch norm (Miyato et al. 2018)
     lr_g, lr_d, beta1   optimiser settings (TTUR: Heusel et al. 2017)
 
@@ -57,10 +58,10 @@ from genai_widgets.engine.quality import QualityMeter
 from genai_widgets.models import get_model
 
 _D = resolve_defaults(GANConfig(), "images")  # what gw.train_gan(data="digits") resolves
-PLAIN = {"augment": "none", "ema": 0.0, "r1": 0.0, "sn": False, "lr_g": 2e-4, "lr_d": 2e-4,
-         "beta1": 0.5}  # fmt: skip
-DEFAULTS = {**PLAIN, "augment": _D.augment, "ema": _D.ema, "r1": _D.r1, "lr_g": _D.lr,
-            "lr_d": _D.lr_d or _D.lr, "beta1": _D.beta1}  # fmt: skip
+PLAIN = {"augment": "none", "ema": 0.0, "r1": 0.0, "r1_every": 1, "sn": False, "lr_g": 2e-4,
+         "lr_d": 2e-4, "beta1": 0.5}  # fmt: skip
+DEFAULTS = {**PLAIN, "augment": _D.augment, "ema": _D.ema, "r1": _D.r1, "r1_every": _D.r1_every,
+            "lr_g": _D.lr, "lr_d": _D.lr_d or _D.lr, "beta1": _D.beta1}  # fmt: skip
 VARIANTS: dict[str, dict] = {
     "plain": PLAIN,
     "defaults": DEFAULTS,
@@ -171,13 +172,14 @@ def train_one(variant: str, seed: int, args: argparse.Namespace) -> dict:
         ts, cs = time.perf_counter(), time.process_time()
         real = next(batches).to(dev, non_blocking=True)
         fake = G(torch.randn(64, 64, device=dev))
-        if v["r1"]:
+        r1 = v["r1"] * v["r1_every"] if step % v["r1_every"] == 0 else 0.0  # lazy R1
+        if r1:
             real.requires_grad_(True)
         out_real = D(aug(real))
         loss_d = F.softplus(-out_real).mean() + F.softplus(D(aug(fake.detach()))).mean()
-        if v["r1"]:
+        if r1:
             (grad,) = torch.autograd.grad(out_real.sum(), real, create_graph=True)
-            loss_d = loss_d + 0.5 * v["r1"] * grad.pow(2).flatten(1).sum(1).mean()
+            loss_d = loss_d + 0.5 * r1 * grad.pow(2).flatten(1).sum(1).mean()
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()

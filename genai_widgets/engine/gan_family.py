@@ -90,6 +90,7 @@ class GANFamily(Family):
         self._calibration_z = torch.randn((512, *latent_shape), generator=calib).to(device)
         self.latent_shape = latent_shape
         self.metric_names = metric_names(self.loss)
+        self.r1_every = int(getattr(config, "r1_every", 1) or 1)
 
     def step(
         self,
@@ -104,7 +105,9 @@ class GANFamily(Family):
             next_batch,
             n_critic=settings["n_critic"],
             gp_weight=settings["gp_weight"],
-            r1=settings.get("r1", 0.0),
+            # Lazy R1: every r1_every-th step, weighted r1_every times (Karras et al. 2020).
+            r1=(settings.get("r1") or 0.0) * self.r1_every,
+            r1_now=step % self.r1_every == 0,
             check_finite=check_finite,
         )
         if self.ema is not None:

@@ -52,6 +52,7 @@ def gan_step(
     n_critic: int = 1,
     gp_weight: float = 10.0,
     r1: float = 0.0,
+    r1_now: bool = True,
     check_finite: bool = True,
 ) -> Tensor:
     """Train D `n_critic` times, then G once. Returns the step's metrics as one tensor on the
@@ -61,7 +62,9 @@ def gan_step(
     update (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?",
     https://arxiv.org/abs/1801.04406): D is kept flat on the data, which damps the
     oscillation around the equilibrium and D's memorising of a small set. With augmentation
-    the gradient is taken through it, with respect to the un-augmented images."""
+    the gradient is taken through it, with respect to the un-augmented images. `r1_now`
+    False skips it this step (lazy regularisation: the caller applies it every k-th step
+    with weight k * gamma, as StyleGAN2 does)."""
     G, loss = parts.generator, parts.loss
     D = parts.discriminator
     if parts.augment is not None:
@@ -74,14 +77,15 @@ def gan_step(
     for i in range(n_critic):
         real = next_real()
         last = i == n_critic - 1
+        penalise = r1 > 0 and r1_now and i == 0
         with torch.set_grad_enabled(last):  # only the last fake feeds G's update below
             fake = G(sample_z(real.shape[0], parts, real.device))
-        if r1 > 0:
+        if penalise:
             real = real.detach().requires_grad_(True)
         real_out = D(real)
         fake_out = D(fake.detach())
         loss_d = loss.discriminator_loss(real_out, fake_out)
-        if r1 > 0:
+        if penalise:
             (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
             loss_d = loss_d + 0.5 * r1 * grad.pow(2).flatten(1).sum(1).mean()
         if loss.gradient_penalty:

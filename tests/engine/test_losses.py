@@ -127,3 +127,31 @@ def test_r1_adds_gamma_times_w_to_a_linear_discriminators_gradient():
     torch.testing.assert_close(dw, 0.5 * w0)
     torch.testing.assert_close(plain.discriminator[0].bias, pen.discriminator[0].bias)
     assert not torch.equal(plain.discriminator[0].bias, b_plain0)  # the step did move D
+    # Lazy R1: a step with r1_now=False is a step without the penalty.
+    off, skipped = parts(0), parts(0)
+    gan_step(off, lambda: real.clone(), r1=0.0)
+    gan_step(skipped, lambda: real.clone(), r1=0.5, r1_now=False)
+    torch.testing.assert_close(off.discriminator[0].weight, skipped.discriminator[0].weight)
+
+
+def test_the_gan_family_applies_r1_lazily_every_r1_every_steps(tmp_path):
+    import genai_widgets as gw
+
+    run = gw.engine.build_run(
+        gw.engine.make_config(
+            data="digits", image_size=16, width=8, batch_size=8, latent_dim=8, device="cpu",
+            run_dir=str(tmp_path / "lazy"), r1=0.2, r1_every=4, augment="none", max_steps=8,
+        )
+    )  # fmt: skip
+    seen = []
+    import genai_widgets.engine.gan_family as gf
+
+    real_step = gf.gan_step
+    gf.gan_step = lambda *a, **k: seen.append((k["r1"], k["r1_now"])) or real_step(*a, **k)
+    try:
+        run.start()
+        assert run.wait(120) == "finished"
+    finally:
+        gf.gan_step = real_step
+    assert [now for _, now in seen] == [False, False, False, True] * 2
+    assert all(r1 == pytest.approx(0.8) for r1, _ in seen)  # weighted r1_every times

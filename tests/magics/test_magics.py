@@ -35,6 +35,7 @@ SAMPLES = {
     "n_critic": ("3", 3),
     "gp_weight": ("2.5", 2.5),
     "r1": ("0.1", 0.1),
+    "r1_every": ("4", 4),
     "augment": ("color,translation", "color,translation"),
     "ema": ("0.99", 0.99),
     "quality_every": ("250", 250),
