@@ -162,7 +162,8 @@ class GANFamily(Family):
 
 
 # Updates after which the average's batch-norm statistics are recomputed when something
-# samples (snapshots come every 50 steps by default): about 1% of the default DCGAN's CPU.
+# samples (snapshots come every 50 steps by default). Measured on the default DCGAN, the
+# average with its calibration cost about 5% of steps/s (3.04 vs 3.16, 4 rounds; noisy).
 CALIBRATE_EVERY = 50
 
 
