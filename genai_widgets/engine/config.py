@@ -186,7 +186,9 @@ def _positive_float(name: str, value: Any, *, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be finite, got {value!r}")
 
 
-def _finite_non_negative(name: str, value: Any) -> None:
+def _finite_non_negative(name: str, value: Any, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -195,8 +197,9 @@ def _finite_non_negative(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
-def validate_config(c: RunConfig) -> None:
-    """Check the plain fields; data and model are checked when they are built."""
+def validate_config(c: RunConfig, *, resolved: bool = False) -> None:
+    """Check the plain fields; data and model are checked when they are built. A GAN's "auto"
+    fields may be None unless the config is `resolved` (a running run's: `Run.set`)."""
     if isinstance(c, GANConfig) and c.loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {c.loss!r}")
     if not isinstance(c.device, str) or not (
@@ -205,7 +208,8 @@ def validate_config(c: RunConfig) -> None:
         raise ValueError(
             f"device must be one of {', '.join(DEVICES)} or 'cuda:N'; got {c.device!r}"
         )
-    auto = isinstance(c, GANConfig)  # a GAN's None means "suit the data" (DATA_DEFAULTS)
+    # A GAN's None means "suit the data and the loss" (DATA_DEFAULTS, LOSS_DEFAULTS).
+    auto = isinstance(c, GANConfig) and not resolved
     _positive_int("latent_dim", c.latent_dim, allow_none=auto)
     _positive_int("image_size", c.image_size, minimum=4)
     _positive_int("channels", c.channels, allow_none=True)
@@ -220,10 +224,9 @@ def validate_config(c: RunConfig) -> None:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}")
     if isinstance(c, GANConfig):
         _positive_float("lr_d", c.lr_d, allow_none=True)
-        _positive_int("n_critic", c.n_critic, allow_none=True)
+        _positive_int("n_critic", c.n_critic, allow_none=auto)
         _finite_non_negative("gp_weight", c.gp_weight)
-        if c.r1 is not None:
-            _finite_non_negative("r1", c.r1)
+        _finite_non_negative("r1", c.r1, allow_none=auto)
         _positive_int("r1_every", c.r1_every)
         if not isinstance(c.augment, str):
             raise ValueError(

@@ -434,11 +434,6 @@ class Run(EncoderMethods):
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
         sample_every, beta1, beta2. Bad values raise ValueError and the run keeps its old
         values."""
-        for name, accepted in (("lr", "a number > 0"), ("n_critic", "an integer >= 1"),
-                               ("beta1", "in [0, 1)"), ("beta2", "in [0, 1)"),
-                               ("r1", "a finite number >= 0")):  # fmt: skip
-            if name in changes and changes[name] is None:  # "auto" is for building a run only
-                raise ValueError(f"{name} must be {accepted}, got None")
         settable = type(self.config).settable
         unknown = sorted(set(changes) - set(settable))
         if unknown:
@@ -448,7 +443,8 @@ class Run(EncoderMethods):
             )
         with self._cond:
             proposed = self.config.replace(**{**self._settings, **self._pending, **changes})
-        validate_config(proposed)  # raises ValueError naming the field and the value
+        # Resolved: "auto" (None) is for building a run only, not for changing one.
+        validate_config(proposed, resolved=True)  # ValueError naming the field and the value
         with self._cond:
             self._pending.update(changes)
             if self._thread is None or not self._thread.is_alive():
