@@ -86,11 +86,12 @@ class GANFamily(Family):
         # Sampling reads the average of the generator's recent weights (config.ema), with
         # batch-norm statistics recomputed for it on fixed noise (GeneratorEMA.calibrate).
         self.ema = GeneratorEMA(generator, config.ema) if config.ema else None
-        calib = torch.Generator().manual_seed(config.seed + 11)
-        self._calibration_z = torch.randn((512, *latent_shape), generator=calib).to(device)
+        if self.ema is not None:
+            calib = torch.Generator().manual_seed(config.seed + 11)
+            self._calibration_z = torch.randn((512, *latent_shape), generator=calib).to(device)
         self.latent_shape = latent_shape
         self.metric_names = metric_names(self.loss)
-        self.r1_every = int(getattr(config, "r1_every", 1) or 1)
+        self.r1_every = config.r1_every
 
     def step(
         self,
@@ -106,7 +107,7 @@ class GANFamily(Family):
             n_critic=settings["n_critic"],
             gp_weight=settings["gp_weight"],
             # Lazy R1: every r1_every-th step, weighted r1_every times (Karras et al. 2020).
-            r1=(settings.get("r1") or 0.0) * self.r1_every,
+            r1=settings["r1"] * self.r1_every,
             r1_now=step % self.r1_every == 0,
             check_finite=check_finite,
         )

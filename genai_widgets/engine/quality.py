@@ -32,6 +32,7 @@ per image at 299x299: minutes per evaluation on a laptop CPU, seconds on a GPU.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -316,8 +317,6 @@ def find_inception_weights(path: str | Path = "auto") -> Path:
         if not found.is_file():
             raise FileNotFoundError(f"inception_weights: no file at {found}")
         return found
-    import os
-
     looked = []
     env = os.environ.get("GENAI_WIDGETS_INCEPTION_WEIGHTS")
     if env:
