@@ -13,9 +13,11 @@ import pytest
 from harness import (
     execute_command,
     kernel_execute,
+    number_attribute,
     open_notebook,
     run_all_cells,
     screenshot,
+    wait_for_attribute,
     write_notebook,
 )
 
@@ -29,22 +31,6 @@ CELLS = [
 ]
 
 
-def number(page, selector: str, attribute: str) -> int:
-    value = page.locator(selector).first.get_attribute(attribute)
-    return int(value) if value not in (None, "", "undefined") else -1
-
-
-def wait_for_number(page, selector, attribute, predicate, timeout=60.0, what=""):
-    deadline = time.monotonic() + timeout
-    value = number(page, selector, attribute)
-    while time.monotonic() < deadline:
-        value = number(page, selector, attribute)
-        if predicate(value):
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"{what or selector + '@' + attribute} stuck at {value}")
-
-
 def test_dashboard_in_jupyterlab(lab_server, browser_page):
     page = browser_page
     write_notebook(lab_server.root_dir / "dashboard.ipynb", CELLS)
@@ -54,8 +40,8 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
     assert page.locator(".gw-error-area:visible").count() == 0
 
     # The chart's point count grows (appended, binary).
-    first = wait_for_number(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
-    wait_for_number(page, ".gw-loss", "data-points", lambda n: n > first + 5, what="growth")
+    first = wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
+    wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > first + 5, what="growth")
     assert page.locator(".gw-loss .main-svg").count() > 0  # plotly drew it
 
     # The sample image changes.
@@ -68,7 +54,7 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
         time.sleep(0.25)
 
     # The latent explorer shows its frames.
-    wait_for_number(page, ".gw-explorer", "data-frames", lambda n: n == 8, what="frames")
+    wait_for_attribute(page, ".gw-explorer", "data-frames", lambda n: n == 8, what="frames")
     frames = page.locator(".gw-frames").first
     frames.wait_for(state="visible", timeout=30_000)
     assert frames.evaluate("img => img.complete && img.naturalWidth > 0")
@@ -78,13 +64,13 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
     page.locator(".gw-pause").first.click()
     page.locator(".gw-status[data-status='paused']").first.wait_for(timeout=10_000)
     time.sleep(0.5)  # the step under way when the click landed may still complete
-    paused_at = number(page, ".gw-step", "data-step")
+    paused_at = number_attribute(page, ".gw-step", "data-step")
     time.sleep(1.5)
-    assert number(page, ".gw-step", "data-step") == paused_at
+    assert number_attribute(page, ".gw-step", "data-step") == paused_at
     screenshot(page, "dashboard-paused")
     page.locator(".gw-resume").first.click()
     page.locator(".gw-status[data-status='running']").first.wait_for(timeout=10_000)
-    wait_for_number(page, ".gw-step", "data-step", lambda n: n > paused_at, what="steps")
+    wait_for_attribute(page, ".gw-step", "data-step", lambda n: n > paused_at, what="steps")
 
     # A refused value shows a message and leaves the run alone.
     page.locator(".gw-lr").first.fill("-1")
@@ -99,7 +85,7 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
     page.reload()
     open_notebook(page, lab_server, "dashboard.ipynb", fresh_kernel=False)
     page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
-    wait_for_number(
+    wait_for_attribute(
         page, ".gw-loss", "data-points", lambda n: n > first, timeout=20, what="points after reload"
     )
     screenshot(page, "dashboard-reloaded")
@@ -117,8 +103,8 @@ def test_dashboard_in_notebook7(notebook_server, browser_page):
     open_notebook(page, notebook_server, "dashboard7.ipynb")
     run_all_cells(page, timeout=180)
     page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
-    first = wait_for_number(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
-    wait_for_number(page, ".gw-loss", "data-points", lambda n: n > first, what="growth")
+    first = wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
+    wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > first, what="growth")
     screenshot(page, "dashboard-notebook7")
     page.locator(".gw-stop").first.click()
     page.locator(".gw-status[data-status='stopped']").first.wait_for(timeout=15_000)

@@ -13,9 +13,11 @@ import pytest
 from harness import (
     ARTIFACTS_DIR,
     kernel_execute,
+    number_attribute,
     open_notebook,
     run_all_cells,
     screenshot,
+    wait_for_attribute,
     write_notebook,
 )
 
@@ -29,22 +31,6 @@ CELLS = [
 ]
 
 SPACE = ".gw-dashboard .gw-data-space"
-
-
-def attr(page, selector: str, name: str) -> float:
-    value = page.locator(selector).first.get_attribute(name)
-    return float(value) if value not in (None, "", "undefined", "NaN") else -1.0
-
-
-def wait_for(page, selector, name, predicate, timeout=60.0, what=""):
-    deadline = time.monotonic() + timeout
-    value = attr(page, selector, name)
-    while time.monotonic() < deadline:
-        value = attr(page, selector, name)
-        if predicate(value):
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what or selector + '@' + name} stuck at {value}")
 
 
 def canvas_colours(page) -> int:
@@ -67,16 +53,20 @@ def test_data_space_view_in_jupyterlab(lab_server, browser_page):
     assert page.locator(".gw-dashboard .gw-grid").count() == 0  # no image panels for points
 
     # The canvas draws, and new frames keep coming while training runs.
-    first = wait_for(page, SPACE, "data-frames", lambda n: n > 0, what="first frame")
-    wait_for(page, SPACE, "data-drawn", lambda n: n > 0, what="first drawing")
+    first = wait_for_attribute(page, SPACE, "data-frames", lambda n: n > 0, what="first frame")
+    wait_for_attribute(page, SPACE, "data-drawn", lambda n: n > 0, what="first drawing")
     assert canvas_colours(page) > 20
-    wait_for(page, SPACE, "data-frames", lambda n: n > first + 10, what="frames keep coming")
+    wait_for_attribute(
+        page, SPACE, "data-frames", lambda n: n > first + 10, what="frames keep coming"
+    )
     time.sleep(3.0)  # the view's own rate counter spans 3 s
-    fps = attr(page, SPACE, "data-fps")
+    fps = number_attribute(page, SPACE, "data-fps")
     steps_per_s = kernel_execute(page, "print(round(run.steps_per_second, 1))").strip()
     print(f"data-space view: {fps} frames/s in the browser while training at {steps_per_s} steps/s")
-    wait_for(page, SPACE, "data-modes", lambda n: n >= 0, what="coverage shown")
-    wait_for(page, ".gw-dashboard .gw-loss", "data-eval-points", lambda n: n > 0, what="curves")
+    wait_for_attribute(page, SPACE, "data-modes", lambda n: n >= 0, what="coverage shown")
+    wait_for_attribute(
+        page, ".gw-dashboard .gw-loss", "data-eval-points", lambda n: n > 0, what="curves"
+    )
     page.locator(SPACE).first.scroll_into_view_if_needed()
     screenshot(page, "data-space-jupyterlab")
 
@@ -85,13 +75,17 @@ def test_data_space_view_in_jupyterlab(lab_server, browser_page):
     page.locator(".gw-status[data-status='paused']").first.wait_for(timeout=10_000)
     time.sleep(1.0)  # the step under way when the click landed may still complete
     before = int(kernel_execute(page, "print(run.step)").strip())
-    wait_for(page, ".gw-step", "data-step", lambda n: n == before, what="paused step shown")
+    wait_for_attribute(
+        page, ".gw-step", "data-step", lambda n: n == before, what="paused step shown"
+    )
     page.locator(".gw-step-once").first.click()
-    wait_for(page, ".gw-step", "data-step", lambda n: n == before + 1, what="one step")
-    wait_for(page, SPACE, "data-step", lambda n: n == before + 1, what="frame of the new step")
+    wait_for_attribute(page, ".gw-step", "data-step", lambda n: n == before + 1, what="one step")
+    wait_for_attribute(
+        page, SPACE, "data-step", lambda n: n == before + 1, what="frame of the new step"
+    )
     time.sleep(1.5)
     assert int(kernel_execute(page, "print(run.step)").strip()) == before + 1
-    assert attr(page, ".gw-step", "data-step") == before + 1
+    assert number_attribute(page, ".gw-step", "data-step") == before + 1
     assert page.locator(".gw-status[data-status='paused']").count() == 1
     screenshot(page, "data-space-stepped")
 
@@ -105,7 +99,9 @@ def test_data_space_view_in_jupyterlab(lab_server, browser_page):
         page.locator(".gw-slow-motion").first.select_option("0")
         page.locator(".gw-resume").first.click()
         deadline = time.monotonic() + 120
-        while attr(page, ".gw-step", "data-step") < 4000 and time.monotonic() < deadline:
+        while (
+            number_attribute(page, ".gw-step", "data-step") < 4000 and time.monotonic() < deadline
+        ):
             time.sleep(1.0)
         page.locator(".gw-pause").first.click()
         time.sleep(1.0)

@@ -10,7 +10,15 @@ from __future__ import annotations
 import time
 
 import pytest
-from harness import kernel_execute, open_notebook, run_all_cells, screenshot, write_notebook
+from harness import (
+    kernel_execute,
+    number_attribute,
+    open_notebook,
+    run_all_cells,
+    screenshot,
+    wait_for_attribute,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -22,22 +30,6 @@ CELLS = [
 ]
 
 
-def attribute(page, selector: str, name: str) -> int:
-    value = page.locator(selector).first.get_attribute(name)
-    return int(value) if value not in (None, "", "undefined", "NaN") else -1
-
-
-def wait_for(page, selector, name, predicate, timeout=60.0, what=""):
-    deadline = time.monotonic() + timeout
-    value = attribute(page, selector, name)
-    while time.monotonic() < deadline:
-        value = attribute(page, selector, name)
-        if predicate(value):
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"{what or selector + '@' + name} stuck at {value}")
-
-
 def test_vae_dashboard_renders_and_the_latent_scatter_updates(lab_server, browser_page):
     page = browser_page
     write_notebook(lab_server.root_dir / "vae.ipynb", CELLS)
@@ -47,8 +39,8 @@ def test_vae_dashboard_renders_and_the_latent_scatter_updates(lab_server, browse
     assert page.locator(".gw-error-area:visible").count() == 0
 
     # The curves: ELBO and its terms, appended as training goes on.
-    first = wait_for(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
-    wait_for(page, ".gw-loss", "data-points", lambda n: n > first + 5, what="growth")
+    first = wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
+    wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > first + 5, what="growth")
     legend = page.locator(".gw-loss .legendtext").evaluate_all("els => els.map(e => e.textContent)")
     assert {"elbo", "recon", "kl"} <= set(legend), legend
 
@@ -56,17 +48,21 @@ def test_vae_dashboard_renders_and_the_latent_scatter_updates(lab_server, browse
     recon = page.locator(".gw-recon-image").first
     recon.wait_for(state="visible", timeout=30_000)
     assert recon.evaluate("img => img.complete && img.naturalWidth > 0")
-    wait_for(page, ".gw-traversal-panel", "data-dims", lambda n: n == 6, what="traversal rows")
+    wait_for_attribute(
+        page, ".gw-traversal-panel", "data-dims", lambda n: n == 6, what="traversal rows"
+    )
 
     # The latent scatter: drawn by plotly, then re-drawn with newer weights.
     scatter = ".gw-vae-dashboard .gw-scatter"
-    wait_for(page, scatter, "data-points", lambda n: n > 100, what="scatter points")
+    wait_for_attribute(page, scatter, "data-points", lambda n: n > 100, what="scatter points")
     assert page.locator(f"{scatter} .main-svg").count() > 0
     assert page.locator(f"{scatter} .scatterlayer .point").count() > 100
-    step = wait_for(page, scatter, "data-step", lambda n: n >= 0, what="scatter step")
-    updates = attribute(page, scatter, "data-updates")
-    wait_for(page, scatter, "data-step", lambda n: n > step, what="scatter step after training")
-    assert attribute(page, scatter, "data-updates") > updates
+    step = wait_for_attribute(page, scatter, "data-step", lambda n: n >= 0, what="scatter step")
+    updates = number_attribute(page, scatter, "data-updates")
+    wait_for_attribute(
+        page, scatter, "data-step", lambda n: n > step, what="scatter step after training"
+    )
+    assert number_attribute(page, scatter, "data-updates") > updates
     screenshot(page, "vae-dashboard-jupyterlab")
 
     # A click on a point decodes it and makes it the interpolation's start (A).
@@ -82,9 +78,13 @@ def test_vae_dashboard_renders_and_the_latent_scatter_updates(lab_server, browse
     page.mouse.move(x, y, steps=5)  # plotly finds the point under the cursor on hover
     time.sleep(0.3)
     page.mouse.click(x, y)
-    picked = wait_for(page, scatter, "data-picked", lambda n: n >= 0, timeout=20, what="pick")
+    picked = wait_for_attribute(
+        page, scatter, "data-picked", lambda n: n >= 0, timeout=20, what="pick"
+    )
     page.locator(f"{scatter} .gw-picked").first.wait_for(state="visible", timeout=10_000)
-    wait_for(page, ".gw-interp", "data-start", lambda n: n == picked, timeout=10, what="A")
+    wait_for_attribute(
+        page, ".gw-interp", "data-start", lambda n: n == picked, timeout=10, what="A"
+    )
     screenshot(page, "vae-dashboard-picked")
 
     print("kernel says:", kernel_execute(page, "print(run.status, run.step, run.family.name)"))

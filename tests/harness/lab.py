@@ -474,6 +474,28 @@ def run_all_cells(page: Page, timeout: float = 120.0, wait: bool = True) -> None
 OUTPUTS = ".jp-OutputArea-output"
 
 
+def number_attribute(page: Page, selector: str, name: str) -> float:
+    """The first match's attribute `name` as a number; -1 when absent, empty or NaN (the widgets
+    publish counters such as data-points, data-step as attributes for tests to read)."""
+    value = page.locator(selector).first.get_attribute(name)
+    return float(value) if value not in (None, "", "undefined", "NaN") else -1.0
+
+
+def wait_for_attribute(
+    page: Page, selector: str, name: str, predicate, timeout: float = 60.0, what: str = ""
+) -> float:
+    """Poll `number_attribute` until `predicate(value)` holds; returns that value, or raises
+    AssertionError naming what got stuck and at which value."""
+    deadline = time.monotonic() + timeout
+    value = number_attribute(page, selector, name)
+    while time.monotonic() < deadline:
+        value = number_attribute(page, selector, name)
+        if predicate(value):
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what or selector + '@' + name} stuck at {value}")
+
+
 def wait_for_text(
     page: Page, text: str, timeout: float = 30.0, scope: str | None = OUTPUTS
 ) -> None:
