@@ -606,7 +606,7 @@ def test_unaccepted_sources(data: object, error: type[Exception], pattern: str) 
 @pytest.mark.parametrize(
     ("options", "pattern"),
     [
-        ({"image_size": 0}, "image_size must be a positive int or None, got 0"),
+        ({"image_size": 0}, 'image_size must be a positive int, None or "auto", got 0'),
         ({"channels": 2.5}, "channels must be a positive int or None, got 2.5"),
         ({"n_points": -1}, "n_points must be a positive int, got -1"),
     ],
