@@ -62,7 +62,7 @@ def test_the_vae_prior_samples_follow_the_same_rule(tmp_path, thresholds):
     thresholds(steps=1000, max_seconds=0.05)
     run = gw.train_vae(
         data="digits", image_size=16, width=8, batch_size=16, latent_dim=4, device="cpu",
-        max_steps=4, step_delay=0.06, run_dir=str(tmp_path / "vae"),
+        max_steps=4, step_delay=0.06, run_dir=str(tmp_path / "vae-snapshots"),
     )  # fmt: skip
     assert run.wait(60) == "finished", run.traceback_text
     assert list(run.snapshot_steps()) == [1, 2, 3, 4]
