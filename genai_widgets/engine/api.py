@@ -289,7 +289,8 @@ def train_vae(
     `(encoder, decoder)` pair of modules (the encoder returns `(mu, logvar)` or one tensor of
     2 * latent_dim values per image; the decoder maps z to pixel logits, or to pixel means
     with `likelihood="gaussian"`). `beta` weights the KL term (`beta_warmup` steps of linear
-    warm-up from 0). Other options are the fields of `VAEConfig`."""
+    warm-up from 0). `image_size` None keeps the size of the data you bring (the named sets
+    come at 32). Other options are the fields of `VAEConfig`."""
     config = build_config(
         VAEConfig,
         dict(

@@ -440,8 +440,8 @@ class Run(EncoderMethods):
         """Change hyper-parameters mid-run (applied before the next step). A GAN takes lr,
         lr_d, n_critic, gp_weight, r1, max_steps, sample_every, beta1, beta2, step_delay (slow
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
-        sample_every, beta1, beta2. Bad values raise ValueError and the run keeps its old
-        values."""
+        sample_every, beta1, beta2. `sample_every=None` goes back to the automatic interval
+        (AUTO_SAMPLE_*). Bad values raise ValueError and the run keeps its old values."""
         settable = type(self.config).settable
         unknown = sorted(set(changes) - set(settable))
         if unknown:
