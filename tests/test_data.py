@@ -606,7 +606,7 @@ def test_unaccepted_sources(data: object, error: type[Exception], pattern: str) 
 @pytest.mark.parametrize(
     ("options", "pattern"),
     [
-        ({"image_size": 0}, "image_size must be a positive int or None, got 0"),
+        ({"image_size": 0}, 'image_size must be a positive int, None or "auto", got 0'),
         ({"channels": 2.5}, "channels must be a positive int or None, got 2.5"),
         ({"n_points": -1}, "n_points must be a positive int, got -1"),
     ],
@@ -630,3 +630,27 @@ def test_repr_is_informative(digits: DataSource) -> None:
         assert part in text
     ring = repr(get_dataset("ring", n_points=100))
     assert "100 2-D points" in ring and "8 modes, std 0.02" in ring
+
+
+# --- image_size="auto" (the default) ---------------------------------------------------------
+
+
+def test_auto_size_keeps_what_the_user_brings_and_sizes_the_named_sets(tmp_path: Path) -> None:
+    images = torch.rand(8, 1, 28, 28) * 2 - 1
+    for i in range(3):
+        save(tmp_path / "folder" / f"{i}.png", np.full((28, 28), 9 * i, np.uint8))
+    brought = {
+        "tensor": images,
+        "array": images.numpy(),
+        "Dataset": TensorDataset(images, torch.zeros(8)),
+        "DataLoader": DataLoader(TensorDataset(images, torch.zeros(8)), batch_size=4),
+        "folder": tmp_path / "folder",
+    }
+    for kind, source in brought.items():
+        assert get_dataset(source).sample_shape == (1, 28, 28), kind
+        assert get_dataset(source, image_size="auto").sample_shape == (1, 28, 28), kind
+        assert get_dataset(source, image_size=32).sample_shape == (1, 32, 32), kind
+    assert get_dataset("digits").sample_shape == (1, 32, 32)  # the named sets: as before
+    assert get_dataset("digits", image_size=None).sample_shape == (1, 8, 8)  # None: native
+    with pytest.raises(ValueError, match='image_size must be a positive int, None or "auto"'):
+        get_dataset(images, image_size="native")

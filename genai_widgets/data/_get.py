@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -27,6 +27,10 @@ _ALIASES = {
     "two-moons": "moons",
 }
 
+# What image_size="auto" gives the named image sets: today's size for each (the 8 x 8 digits
+# are upsampled to it). Everything the user brings keeps its own size.
+NAMED_IMAGE_SIZE = 32
+
 ACCEPTED = (
     f"a data set name ({', '.join(repr(n) for n in IMAGE_DATASETS + TOY_DATASETS)}), "
     "the path of a folder of images, a torch Dataset, a DataLoader yielding (images, labels) "
@@ -37,7 +41,7 @@ ACCEPTED = (
 def get_dataset(
     source: Any = "digits",
     *,
-    image_size: int | None = 32,
+    image_size: int | Literal["auto"] | None = "auto",
     channels: int | None = None,
     root: str | os.PathLike | None = None,
     download: bool = True,
@@ -46,9 +50,11 @@ def get_dataset(
 ) -> DataSource:
     """A `DataSource` from a name, folder path, Dataset, DataLoader, tensor or numpy array.
 
-    Images come out as float32 in [-1, 1], resized to image_size x image_size (None keeps the
-    native size) with `channels` channels (None keeps the data's own; grey <-> RGB converts).
-    For 2-D points image_size is ignored and channels must be None.
+    Images come out as float32 in [-1, 1], resized to image_size x image_size with `channels`
+    channels (None keeps the data's own; grey <-> RGB converts). image_size None keeps the
+    native size; "auto" (the default) keeps it for data you bring (Dataset, DataLoader,
+    tensor, folder) and gives the named image sets NAMED_IMAGE_SIZE (32). For 2-D points
+    image_size is ignored and channels must be None.
 
     source:     "digits" (offline, scikit-learn's 8x8 UCI digits), "mnist", "fashion-mnist",
                 "cifar10" (torchvision, downloaded into `root`), "ring", "grid", "spiral",
@@ -62,8 +68,10 @@ def get_dataset(
                 when it cannot).
     """
     _check_options(image_size=image_size, channels=channels, n_points=n_points, seed=seed)
+    auto = isinstance(image_size, str)  # "auto": named sets at NAMED_IMAGE_SIZE, others native
     # numpy ints pass the check; plain ints keep them out of shapes and reprs.
-    image_size = None if image_size is None else int(image_size)
+    image_size = None if image_size is None or auto else int(image_size)
+    named_size = NAMED_IMAGE_SIZE if auto else image_size
     channels = None if channels is None else int(channels)
     n_points, seed = int(n_points), int(seed)
     if isinstance(source, DataSource):
@@ -85,10 +93,10 @@ def get_dataset(
             _no_channels_for_points(name, channels)
             return toy_dataset(name, n_points=n_points, seed=seed)
         if name == "digits":
-            return digits_dataset(image_size=image_size, channels=channels)
+            return digits_dataset(image_size=named_size, channels=channels)
         if name in IMAGE_DATASETS:
             return torchvision_dataset(
-                name, root=root, download=download, image_size=image_size, channels=channels
+                name, root=root, download=download, image_size=named_size, channels=channels
             )
         if _looks_like_path(source):
             return folder_dataset(source, image_size=image_size, channels=channels)
@@ -118,6 +126,8 @@ def get_dataset(
 
 
 def _check_options(*, image_size: Any, channels: Any, n_points: Any, seed: Any) -> None:
+    if image_size == "auto":
+        image_size = None
     for key, value, allow_none in (
         ("image_size", image_size, True),
         ("channels", channels, True),
@@ -126,7 +136,7 @@ def _check_options(*, image_size: Any, channels: Any, n_points: Any, seed: Any) 
         if value is None and allow_none:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            none = " or None" if allow_none else ""
+            none = {"image_size": ', None or "auto"', "channels": " or None"}.get(key, "")
             raise ValueError(f"{key} must be a positive int{none}, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {seed!r}")

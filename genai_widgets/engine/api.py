@@ -27,11 +27,20 @@ from .vae_family import VAEFamily, build_vae_modules, probe_vae
 
 
 def _build_data(config: RunConfig):
+    """The config's data; image_size None ("auto") keeps the size of data the user brings and
+    gives the named sets theirs (`data.NAMED_IMAGE_SIZE`)."""
     from ..data import get_dataset
 
-    return get_dataset(
-        config.data, image_size=config.image_size, channels=config.channels, seed=config.seed
-    )
+    size = "auto" if config.image_size is None else config.image_size
+    return get_dataset(config.data, image_size=size, channels=config.channels, seed=config.seed)
+
+
+def _with_data_size(config: Any, data) -> Any:
+    """`config` with image_size set to the side the data came at, so config.json records the
+    size trained at and `load_run` rebuilds the same models (like the other "auto" fields)."""
+    if config.image_size is None and data.kind == "images":
+        return config.replace(image_size=int(data.sample_shape[-1]))
+    return config
 
 
 def _is_pair(model: Any) -> bool:
@@ -113,8 +122,9 @@ def _probe(
             if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != expected:
                 got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ValueError(
-                    f"the generator makes samples of shape {got} but the data's samples are {expected}; "
-                    f"match them with image_size= / channels=, or change the generator"
+                    f"the generator makes samples of shape {got} but the data's samples are "
+                    f"{expected}; match them with image_size= / channels= (image_size=None keeps "
+                    "the data's own size), or change the generator"
                 )
             real = data.first_batch(min(4, config.batch_size)).to(device)
             try:
@@ -165,6 +175,7 @@ def build_run(config: RunConfig) -> Run:
         return build_vae_run(config)
     device = resolve_device(config.device)
     data = _build_data(config)
+    config = _with_data_size(config, data)
     config = resolve_defaults(config, data.kind)  # "auto" latent_dim, batch_size, lr
     generator, discriminator, config = _build_models(config, data)
     latent_shape = _probe(generator, discriminator, data, config, device)
@@ -186,7 +197,7 @@ def train_gan(
     model: Any = "dcgan",
     loss: str = "nonsaturating",
     latent_dim: int | None = None,
-    image_size: int = 32,
+    image_size: int | None = None,
     batch_size: int | None = None,
     lr: float | None = None,
     max_steps: int | None = None,
@@ -204,6 +215,8 @@ def train_gan(
     `model`: "dcgan", "mlp" (2-D data) or a `(generator, discriminator)` pair of modules.
     `loss`: "nonsaturating", "minimax", "wgan-gp" or "hinge". `latent_dim`, `batch_size` and
     `lr` left at None suit the data: 64, 64, 2e-4 for images; 2, 256, 1e-3 for 2-D points.
+    `image_size` None keeps the size of the data you bring (a DataLoader of 28 x 28 images
+    trains at 28); the named sets come at 32. A number resamples the data to that side.
     Other options are the fields of `GANConfig` (n_critic, gp_weight, width, channels, beta1,
     sample_every, step_delay, ...)."""
     config = make_config(
@@ -234,6 +247,7 @@ def build_vae_run(config: VAEConfig) -> Run:
     """Everything `train_vae` does except starting the thread."""
     device = resolve_device(config.device)
     data, held_out = _vae_data(config)
+    config = _with_data_size(config, data)
     encoder, decoder = build_vae_modules(config, data)
     latent_shape = probe_vae(encoder, decoder, data, config, device)
     _check_name_free(config)
@@ -257,7 +271,7 @@ def train_vae(
     model: Any = "conv-vae",
     latent_dim: int = 16,
     beta: float = 1.0,
-    image_size: int = 32,
+    image_size: int | None = None,
     batch_size: int = 64,
     lr: float = 1e-3,
     max_steps: int | None = None,
@@ -275,7 +289,8 @@ def train_vae(
     `(encoder, decoder)` pair of modules (the encoder returns `(mu, logvar)` or one tensor of
     2 * latent_dim values per image; the decoder maps z to pixel logits, or to pixel means
     with `likelihood="gaussian"`). `beta` weights the KL term (`beta_warmup` steps of linear
-    warm-up from 0). Other options are the fields of `VAEConfig`."""
+    warm-up from 0). `image_size` None keeps the size of the data you bring (the named sets
+    come at 32). Other options are the fields of `VAEConfig`."""
     config = build_config(
         VAEConfig,
         dict(

@@ -7,7 +7,10 @@ default differs. `gw.train_gan(**kw)` / `%%gan_train` build a `GANConfig`, `gw.t
 (`--latent-dim` -> `latent_dim`).
 Some GAN fields default to None, "auto": latent_dim, batch_size and lr take the value that
 suits the data (`DATA_DEFAULTS`) once the data is known; n_critic, beta1 and beta2 the value
-that suits the loss (`LOSS_DEFAULTS`).
+that suits the loss (`LOSS_DEFAULTS`). In every family, image_size None keeps the size of the
+data you bring (the named sets come at 32: `data.NAMED_IMAGE_SIZE`) and is set to the size
+trained at once the data is built; sample_every None snapshots every 50 steps, but at least
+every 5 s and at most about twice a second (`run.AUTO_SAMPLE_*`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class RunConfig:
     data: Any = "digits"  # name, Dataset, DataLoader, tensor or image-folder path
     model: Any = None  # registry name or the family's pair of modules
     latent_dim: int = 64  # size of z, the generator's input
-    image_size: int = 32  # side of the square images (16, 32 or 64 for the built-in models)
+    image_size: int | None = None  # side of the square images; None: the data's own, named sets 32
     channels: int | None = None  # image channels; None takes them from the data
     width: int = 64  # base number of feature maps in the dcgan convolutions
     batch_size: int = 64  # real images per discriminator update
@@ -51,7 +54,7 @@ class RunConfig:
     seed: int = 0  # seeds weights, data order and the fixed sample noise
     name: str | None = None  # shown in dashboards; defaults to a time stamp
     run_dir: str | None = None  # where config, metrics and checkpoints go; None: ./runs/<name>
-    sample_every: int = 50  # steps between fixed-noise sample snapshots
+    sample_every: int | None = None  # steps between fixed-noise snapshots; None: 50, 0.5-5 s apart
     n_samples: int = 64  # fixed-noise samples per snapshot (the grid)
     checkpoint_every: int = 500  # steps between checkpoints (0: only on save/stop)
     log_every: int = 1  # steps between metric rows written to the store
@@ -124,7 +127,7 @@ class VAEConfig(RunConfig):
     lr: float = 1e-3  # Adam learning rate (encoder and decoder)
     beta1: float = 0.9  # Adam beta1
     max_steps: int | None = None  # stop after this many updates
-    sample_every: int = 50  # steps between snapshots of samples from the prior
+    sample_every: int | None = None  # steps between prior-sample snapshots; None: 50, 0.5-5 s apart
     n_samples: int = 64  # prior samples per snapshot (fixed z, the grid)
     beta: float = 1.0  # weight of the KL term: 1 trains on the ELBO, > 1 is a beta-VAE
     beta_warmup: int = 0  # steps over which the KL weight rises linearly from 0 to beta (0: none)
@@ -211,7 +214,7 @@ def validate_config(c: RunConfig, *, resolved: bool = False) -> None:
     # A GAN's None means "suit the data and the loss" (DATA_DEFAULTS, LOSS_DEFAULTS).
     auto = isinstance(c, GANConfig) and not resolved
     _positive_int("latent_dim", c.latent_dim, allow_none=auto)
-    _positive_int("image_size", c.image_size, minimum=4)
+    _positive_int("image_size", c.image_size, minimum=4, allow_none=True)  # None: the data's
     _positive_int("channels", c.channels, allow_none=True)
     _positive_int("width", c.width)
     _positive_int("batch_size", c.batch_size, allow_none=auto)
@@ -260,7 +263,7 @@ def validate_config(c: RunConfig, *, resolved: bool = False) -> None:
         )
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {c.seed!r}")
-    _positive_int("sample_every", c.sample_every)
+    _positive_int("sample_every", c.sample_every, allow_none=True)  # None: by steps and time
     _positive_int("n_samples", c.n_samples)
     _positive_int("checkpoint_every", c.checkpoint_every, minimum=0)
     _positive_int("log_every", c.log_every)

@@ -48,6 +48,13 @@ from .threads import prepare_training_thread, release_openmp_pool, training_thre
 
 STATUSES = ("running", "paused", "finished", "stopped", "failed")
 MAX_SNAPSHOTS = 240  # in memory and on disk; older ones are thinned evenly
+# sample_every=None ("auto"): a snapshot every AUTO_SAMPLE_STEPS steps, but at least every
+# AUTO_SAMPLE_MAX_SECONDS of training when steps are slow (3 steps/s on a CPU would leave the
+# grid still for 17 s) and at most one per AUTO_SAMPLE_MIN_SECONDS when they are fast (100
+# steps/s on a GPU). Module constants, so a test can move them.
+AUTO_SAMPLE_STEPS = 50
+AUTO_SAMPLE_MAX_SECONDS = 5.0
+AUTO_SAMPLE_MIN_SECONDS = 0.5
 MAX_EVENTS = 2000
 HEALTH_EVERY = 50  # steps between the family's health checks (posterior collapse, ...)
 HEALTH_WINDOW = 4096  # recent exact history rows the checks see
@@ -178,6 +185,7 @@ class Run(EncoderMethods):
         self._evaluations = EvaluationRunner(self)  # measures computed off the trainer
         self._snapshots: list[tuple[int, bytes, tuple[int, int, int, int]]] = []
         self._snapshot_cache: dict[int, np.ndarray] = {}
+        self._last_snapshot_time = -math.inf  # time.monotonic() of the latest snapshot
         self._events: collections.deque[Event] = collections.deque(maxlen=MAX_EVENTS)
         self._event_total = 0
         self._copies: dict[str, tuple[int, nn.Module]] = {}  # role -> (step, eval-mode copy)
@@ -432,8 +440,8 @@ class Run(EncoderMethods):
         """Change hyper-parameters mid-run (applied before the next step). A GAN takes lr,
         lr_d, n_critic, gp_weight, r1, max_steps, sample_every, beta1, beta2, step_delay (slow
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
-        sample_every, beta1, beta2. Bad values raise ValueError and the run keeps its old
-        values."""
+        sample_every, beta1, beta2. `sample_every=None` goes back to the automatic interval
+        (AUTO_SAMPLE_*). Bad values raise ValueError and the run keeps its old values."""
         settable = type(self.config).settable
         unknown = sorted(set(changes) - set(settable))
         if unknown:
@@ -673,7 +681,6 @@ class Run(EncoderMethods):
                     single = self._single_steps > 0  # a step asked for by step_once()
                     self._apply_pending()
                     settings = dict(self._settings)
-                    sample_every = settings["sample_every"]
                 target = self.max_steps
                 if target is not None and self.step >= target:
                     final = "finished"
@@ -692,7 +699,7 @@ class Run(EncoderMethods):
                 step = self.step
                 self._sink.add(step, self._elapsed(), values, self._settings["lr"])
                 self._rate_window.append((time.perf_counter(), step))
-                if step % sample_every == 0 or step == 1:
+                if self._snapshot_due(step, settings["sample_every"]):
                     self._take_snapshot()
                 if step % HEALTH_EVERY == 0:
                     self._check_health(step)
@@ -775,7 +782,20 @@ class Run(EncoderMethods):
             )
             self._emit("NonFiniteLoss", {"step": step, "loss": name, "value": str(value)})
 
+    def _snapshot_due(self, step: int, sample_every: int | None) -> bool:
+        """Whether the fixed-noise grid is due after `step`: on the first step, then every
+        `sample_every` steps; with None ("auto") by steps and time (AUTO_SAMPLE_*)."""
+        if step == 1:
+            return True
+        if sample_every is not None:
+            return step % sample_every == 0
+        since = time.monotonic() - self._last_snapshot_time
+        if since >= AUTO_SAMPLE_MAX_SECONDS:
+            return True
+        return step % AUTO_SAMPLE_STEPS == 0 and since >= AUTO_SAMPLE_MIN_SECONDS
+
     def _take_snapshot(self) -> None:
+        self._last_snapshot_time = time.monotonic()
         G = self.family.decoder_module
         with self._step_lock:
             was_training = G.training

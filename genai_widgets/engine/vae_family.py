@@ -302,7 +302,8 @@ def probe_vae(
                 got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
                 raise ValueError(
                     f"the decoder makes outputs of shape {got} but the data's images are "
-                    f"{expected}; match them with image_size= / channels=, or change the decoder"
+                    f"{expected}; match them with image_size= / channels= (image_size=None keeps "
+                    "the data's own size), or change the decoder"
                 )
     finally:
         encoder.train(modes[0])

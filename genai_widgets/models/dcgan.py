@@ -1,28 +1,54 @@
 """DCGAN (Radford et al., 2015): all-convolutional generator and discriminator, sized by
-`image_size` (16, 32, 64), `channels`, `latent_dim` and `width`."""
+`image_size` (any of `SIZES`: 16, 28, 32 and 64 among them), `channels`, `latent_dim` and
+`width`."""
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
 
 from ._registry import GANModels, register_model
 
-SIZES = (16, 32, 64)
+# The paper's nets start from a 4 x 4 map and double it per stride-2 stage. Starting from a
+# base of 4 to 7 instead reaches every side base * 2**k: 28 (MNIST) is 7 x 4, 7 -> 14 -> 28. The
+# bases span one octave, so each size has exactly one (base, stages) and the powers of two
+# (16, 32, 64) keep the paper's layout and weights.
+BASES = (4, 5, 6, 7)
+MAX_SIZE = 256
+SIZES: tuple[int, ...] = tuple(
+    sorted(b * 2**k for b in BASES for k in range(1, 7) if b * 2**k <= MAX_SIZE)
+)
 
 
-def _check(image_size: int, channels: int, latent_dim: int, width: int) -> int:
-    if image_size not in SIZES:
-        raise ValueError(
-            f"dcgan supports image_size {', '.join(map(str, SIZES))}; got {image_size!r}"
-        )
+def layout(image_size: int) -> tuple[int, int]:
+    """(base, stages): the side of the smallest feature map and the number of stride-2 stages
+    between it and `image_size`. ValueError naming the sizes that can be built otherwise."""
+    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size not in SIZES:
+        raise ValueError(unsupported_size_message("dcgan", image_size))
+    base = next(b for b in BASES if image_size % b == 0 and (image_size // b).bit_count() == 1)
+    return base, (image_size // base).bit_length() - 1
+
+
+def unsupported_size_message(model: str, image_size: object) -> str:
+    """What a built-in convolutional model says about a side it cannot build."""
+    hint = ""
+    if isinstance(image_size, int) and not isinstance(image_size, bool):
+        nearest = min(SIZES, key=lambda s: (abs(s - image_size), s))
+        hint = f" (the nearest is {nearest})"
+    return (
+        f"{model} builds square images of side {', '.join(map(str, SIZES))}; got "
+        f"{image_size!r}. For data of another size, pass image_size= one of them{hint} to "
+        "resample the data to it (--image-size in the magics and the CLI), or bring your own "
+        "modules."
+    )
+
+
+def _check(image_size: int, channels: int, latent_dim: int, width: int) -> tuple[int, int]:
+    base, stages = layout(image_size)
     for name, value in (("channels", channels), ("latent_dim", latent_dim), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"dcgan {name} must be a positive integer, got {value!r}")
-    # Number of stride-2 stages after the 4x4 start.
-    return int(math.log2(image_size)) - 2
+    return base, stages
 
 
 class DCGANGenerator(nn.Module):
@@ -32,11 +58,11 @@ class DCGANGenerator(nn.Module):
         self, latent_dim: int = 64, image_size: int = 32, channels: int = 1, width: int = 64
     ):
         super().__init__()
-        stages = _check(image_size, channels, latent_dim, width)
+        base, stages = _check(image_size, channels, latent_dim, width)
         self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
         feats = width * 2 ** (stages - 1)
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, feats, 4, 1, 0, bias=False),
+        layers: list[nn.Module] = [  # z as a 1 x 1 map -> base x base
+            nn.ConvTranspose2d(latent_dim, feats, base, 1, 0, bias=False),
             nn.BatchNorm2d(feats),
             nn.ReLU(True),
         ]
@@ -62,25 +88,23 @@ class DCGANDiscriminator(nn.Module):
         self, image_size: int = 32, channels: int = 1, width: int = 64, norm: str = "batch"
     ):
         super().__init__()
-        stages = _check(image_size, channels, 1, width)
+        base, stages = _check(image_size, channels, 1, width)
         if norm not in ("batch", "layer", "none"):
             raise ValueError(f"norm must be 'batch', 'layer' or 'none', got {norm!r}")
         feats = width
-        size = image_size // 2
         layers: list[nn.Module] = [
             nn.Conv2d(channels, feats, 4, 2, 1, bias=False),
             nn.LeakyReLU(0.2, True),
         ]
         for _ in range(stages - 1):
             layers.append(nn.Conv2d(feats, feats * 2, 4, 2, 1, bias=False))
-            size //= 2
             if norm == "batch":
                 layers.append(nn.BatchNorm2d(feats * 2))
             elif norm == "layer":
                 layers.append(nn.GroupNorm(1, feats * 2))
             layers.append(nn.LeakyReLU(0.2, True))
             feats *= 2
-        layers.append(nn.Conv2d(feats, 1, 4, 1, 0, bias=False))
+        layers.append(nn.Conv2d(feats, 1, base, 1, 0, bias=False))  # base x base -> 1 x 1
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ from genai_widgets.models import GANModels, get_model, list_models, register_mod
 from genai_widgets.models._registry import _BUILDERS
 
 
-@pytest.mark.parametrize("size", [16, 32, 64])
+@pytest.mark.parametrize("size", [8, 16, 28, 32, 48, 64])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan_sizes(size, channels):
     generator, discriminator = get_model(
@@ -20,9 +20,33 @@ def test_dcgan_sizes(size, channels):
     assert discriminator(x).shape == (3,)
 
 
-def test_dcgan_rejects_unsupported_size():
-    with pytest.raises(ValueError, match="16, 32, 64; got 28"):
-        get_model("dcgan", image_size=28)
+@pytest.mark.parametrize("size", [14, 28, 32])
+def test_conv_vae_sizes(size):
+    encoder, decoder = get_model("conv-vae", image_size=size, channels=1, latent_dim=4, width=4)
+    mu, logvar = encoder(torch.rand(2, 1, size, size) * 2 - 1)
+    assert mu.shape == logvar.shape == (2, 4)
+    assert decoder(mu).shape == (2, 1, size, size)
+
+
+def test_powers_of_two_keep_the_paper_layout():
+    # 32 = 4 x 2**3: a 4 x 4 start and three stride-2 stages, as before other sizes existed.
+    generator, discriminator = get_model("dcgan", image_size=32, latent_dim=8, width=4)
+    assert generator.net[0].kernel_size == (4, 4) and discriminator.net[-1].kernel_size == (4, 4)
+    assert sum(isinstance(m, nn.ConvTranspose2d) for m in generator.net) == 4
+    # 28 = 7 x 2**2: a 7 x 7 start (MNIST's classic generator) and two stages.
+    generator, discriminator = get_model("dcgan", image_size=28, latent_dim=8, width=4)
+    assert generator.net[0].kernel_size == (7, 7) and discriminator.net[-1].kernel_size == (7, 7)
+    assert sum(isinstance(m, nn.ConvTranspose2d) for m in generator.net) == 3
+
+
+@pytest.mark.parametrize("model", ["dcgan", "conv-vae"])
+def test_unsupported_size_names_the_sizes_and_the_fix(model):
+    with pytest.raises(ValueError) as info:
+        get_model(model, image_size=27)
+    message = str(info.value)
+    assert message.startswith(f"{model} builds square images of side 8, 10, 12, 14, 16,")
+    assert "28, 32" in message and "got 27" in message
+    assert "pass image_size= one of them (the nearest is 28) to resample the data" in message
 
 
 def test_mlp_for_points():
