@@ -126,6 +126,8 @@ def test_loss_curve_snapshot_then_appends_only_new_rows(live_run, monkeypatch):
     try:
         columns = list(w.curve_columns)
         assert columns[0] == "step" and {"loss_d", "loss_g", "d_real", "d_fake"} <= set(columns)
+        # The penalties travel too, but are drawn only when asked for (legend click).
+        assert "r1" in columns and {"lr", "r1", "gp"} <= set(w.hidden_series)
         snap = unpack(w.curve_snapshot, columns)
         assert len(snap["step"]) > 0 and np.all(np.diff(snap["step"]) > 0)
         wait_until(lambda: len(rec.of_type("curve_append")) >= 3, 20, "three appends")
