@@ -7,8 +7,9 @@ picture cannot ride in the widget's output: nbconvert's HTML exporter renders ex
 mimetype per output and picks the widget view whenever the notebook saved widget state (as
 `jupyter nbconvert --execute` does), which without a kernel or a CDN draws nothing. A live view
 hides the picture: the bundle's first render adds a CSS rule for the picture's class
-(`gw-static-<static_id>`, js/lib/util.ts `hideStaticPicture`), so JupyterLab, Notebook 7 and
-VS Code show the widget alone, and a page where the widget does not render shows the picture.
+(`gw-static-<static_id>`, js/lib/util.ts `hideStaticPicture`), so JupyterLab and Notebook 7
+show the widget alone, and a page where the widget does not render shows the picture. (A
+frontend with a frame per output, as Colab, shows both.)
 """
 
 from __future__ import annotations
