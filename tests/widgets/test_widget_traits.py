@@ -409,6 +409,32 @@ def test_mimebundle_carries_a_static_png_next_to_the_view(cls, live_run):
         w.close()
 
 
+def test_displayed_widget_is_two_outputs_the_view_then_its_picture(stub_run):
+    # nbconvert renders one mimetype per output and prefers the widget view when the widget
+    # state was saved: the picture must be an output of its own, marked for the live view to
+    # hide, and refreshed under its own display id.
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    w = gw.LossCurve(stub_run)
+    try:
+        with capture_output() as captured:
+            w._ipython_display_()
+            w._refresh_static_display()
+        widget, picture, widget_again, picture_again = captured.outputs
+        assert set(widget.data) == {"application/vnd.jupyter.widget-view+json", "text/plain"}
+        assert set(picture.data) == {"text/html", "image/png"}
+        assert f'class="gw-static gw-static-{w.static_id}"' in picture.data["text/html"]
+        assert f"data:image/png;base64,{picture.data['image/png']}" in picture.data["text/html"]
+        assert base64.b64decode(picture.data["image/png"]).startswith(b"\x89PNG")
+        ids = [o.transient["display_id"] for o in captured.outputs]
+        assert ids == [w.static_id, f"{w.static_id}-static"] * 2
+        assert [o.update for o in captured.outputs] == [False, False, True, True]
+    finally:
+        w.close()
+
+
 def test_export_gif_writes_the_fixed_noise_evolution(live_run, tmp_path):
     path = live_run.export_gif(tmp_path / "evolution.gif")
     gif = Image.open(path)
