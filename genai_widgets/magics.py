@@ -11,7 +11,7 @@ user's namespace, the run starts and its dashboard shows.
     %gan_train --data digits --max-steps 2000 --as run    # the line form: flags only
     %vae_train --data digits --latent-dim 16 --beta 1 --as vae    # a VAE: the same, with
     # encoder and decoder as the body's modules
-    %gan_runs                                             # name, status, step, steps/s, ...
+    %gan_runs                                             # name, variable, status, step, ...
     %gan_pause run | %gan_resume all | %gan_stop NAME ... # any run, GAN or VAE
 
 Every field of the family's config is a flag (`latent_dim` -> `--latent-dim`); `--as NAME`
@@ -537,6 +537,7 @@ class RunTable:
 
     COLUMNS: typing.ClassVar[tuple[str, ...]] = (
         "name",
+        "variable",
         "status",
         "step",
         "steps/s",
@@ -545,7 +546,16 @@ class RunTable:
     )
 
     @classmethod
-    def from_runs(cls, runs: Mapping[str, Run]) -> RunTable:
+    def from_runs(
+        cls, runs: Mapping[str, Run], namespace: Mapping[str, Any] | None = None
+    ) -> RunTable:
+        """One row per run; `namespace` (the user's) fills the variable column with the
+        names that hold each run now (`--as r1`, or `r1 = gw.train_gan(...)`), or `-`."""
+        bound: dict[int, list[str]] = {}
+        for var, value in list((namespace or {}).items()):
+            # IPython's output history (`_`, `_3`, `Out`) holds runs too; those are not names.
+            if isinstance(value, Run) and not var.startswith("_"):
+                bound.setdefault(id(value), []).append(var)
         rows = []
         for name, run in list(runs.items()):
             history = run.history
@@ -561,6 +571,7 @@ class RunTable:
             rows.append(
                 {
                     "name": name,
+                    "variable": ", ".join(bound.get(id(run), [])) or "-",
                     "status": run.status,
                     "step": f"{run.step}/{target}" if target else str(run.step),
                     "steps/s": f"{rate:.1f}" if rate else "-",
@@ -761,11 +772,11 @@ class GANTrainMagics(_TrainMagics, GANConfigDefaults):  # type: ignore[misc, val
     # ------------------------------------------------------------------ run control
     @line_magic
     def gan_runs(self, line: str = "") -> RunTable:
-        """A table of the runs in this kernel: name, status, step, steps/s, last losses,
-        run directory."""
+        """A table of the runs in this kernel: name, the variables holding it, status, step,
+        steps/s, last losses, run directory."""
         if line.strip():
             raise UsageError(f"%gan_runs takes no arguments, got {line.strip()!r}")
-        return RunTable.from_runs(RUNS)
+        return RunTable.from_runs(RUNS, self.shell.user_ns)
 
     @line_magic
     def gan_pause(self, line: str = "") -> None:

@@ -30,8 +30,8 @@ picks the variable the run is bound to. A flag left out takes its value from
 OUTRO = """\
 The cell body may define `generator` and `discriminator` (`nn.Module` instances) and `data` or
 `train_loader`; what it defines replaces `--model` / `--data`. `%gan_runs` lists the runs
-(name, status, step, steps/s, last losses, run directory); `%gan_pause`, `%gan_resume` and
-`%gan_stop` take run names, variables holding runs, or `all`."""
+(name, the variable holding it, status, step, steps/s, last losses, run directory);
+`%gan_pause`, `%gan_resume` and `%gan_stop` take run names, variables holding runs, or `all`."""
 
 
 VAE_INTRO = """\

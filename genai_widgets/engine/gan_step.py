@@ -11,7 +11,10 @@ from torch import Tensor, nn
 from .losses import GANLoss, gradient_penalty
 
 # Metric columns the step returns, in order (gp only for losses with a gradient penalty).
-GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
+# loss_d / loss_g are the adversarial losses alone; each penalty has its own column, holding
+# the term as added to D's loss (so D minimised loss_d + r1 + gp). Lazy R1 makes r1 a spike
+# every r1_every steps and 0 between: kept out of loss_d, it no longer reads as instability.
+GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake", "r1")
 
 
 class NonFiniteLossError(ArithmeticError):
@@ -64,7 +67,10 @@ def gan_step(
     oscillation around the equilibrium and D's memorising of a small set. With augmentation
     the gradient is taken through it, with respect to the un-augmented images. `r1_now`
     False skips it this step (lazy regularisation: the caller applies it every k-th step
-    with weight k * gamma, as StyleGAN2 does)."""
+    with weight k * gamma, as StyleGAN2 does).
+
+    Metrics: `loss_d` is D's adversarial loss alone and `gp` the term gp_weight * GP, both of
+    the last D update; `r1` the R1 term of the first D update (0 where skipped)."""
     G, loss = parts.generator, parts.loss
     D = parts.discriminator
     if parts.augment is not None:
@@ -85,16 +91,25 @@ def gan_step(
         real_out = D(real)
         fake_out = D(fake.detach())
         loss_d = loss.discriminator_loss(real_out, fake_out)
+        # D's objective: the adversarial loss plus the penalties, summed in this order.
+        objective = loss_d
+        if i == 0:
+            r1_term = loss_d.new_zeros(())
         if penalise:
             (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
-            loss_d = loss_d + 0.5 * r1 * grad.pow(2).flatten(1).sum(1).mean()
+            r1_term = 0.5 * r1 * grad.pow(2).flatten(1).sum(1).mean()
+            objective = objective + r1_term
         if loss.gradient_penalty:
-            gp = gradient_penalty(D, real.detach(), fake.detach(), parts.noise)
-            loss_d = loss_d + gp_weight * gp
-        if check_finite and not torch.isfinite(loss_d):
-            raise NonFiniteLossError("loss_d", float(loss_d.detach()))
+            gp_term = gp_weight * gradient_penalty(D, real.detach(), fake.detach(), parts.noise)
+            objective = objective + gp_term
+        if check_finite and not torch.isfinite(objective):
+            raise _non_finite_d(
+                loss_d=loss_d,
+                r1=r1_term if penalise else None,
+                gp=gp_term if loss.gradient_penalty else None,
+            )
         parts.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        objective.backward()
         parts.opt_d.step()
 
     # (2) Update G: maximise log D(G(z)) (non-saturating) or the loss's generator objective.
@@ -110,7 +125,16 @@ def gan_step(
             d_real, d_fake = torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
         else:
             d_real, d_fake = real_out.mean(), fake_out.mean()
-        values = [loss_d.detach(), loss_g.detach(), d_real, d_fake]
+        values = [loss_d.detach(), loss_g.detach(), d_real, d_fake, r1_term.detach()]
         if loss.gradient_penalty:
-            values.append(gp.detach())
+            values.append(gp_term.detach())
         return torch.stack(values)
+
+
+def _non_finite_d(**terms: Tensor | None) -> NonFiniteLossError:
+    """Names the first term of D's objective that is non-finite (the sum of finite terms can
+    still overflow: then the adversarial loss is named)."""
+    for name, value in terms.items():
+        if value is not None and not torch.isfinite(value):
+            return NonFiniteLossError(name, float(value.detach()))
+    return NonFiniteLossError("loss_d", float("inf"))

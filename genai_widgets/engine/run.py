@@ -262,7 +262,8 @@ class Run(EncoderMethods):
     @property
     def history(self) -> dict[str, np.ndarray]:
         """Column name -> 1-D array: "step", "time", the family's metrics, "lr". A GAN's are
-        "loss_d", "loss_g", "d_real", "d_fake" (+ "gp" for wgan-gp); a VAE's "elbo", "recon",
+        "loss_d", "loss_g" (the adversarial losses alone), "d_real", "d_fake", "r1" (+ "gp"
+        for wgan-gp: the penalty terms as added to D's loss); a VAE's "elbo", "recon",
         "kl", "beta". Recent rows are exact; older ones are block means. Evaluation
         columns (e.g. "modes_covered") are NaN except at the rows of the steps they were
         measured at; `evaluations` has them compactly."""

@@ -1,9 +1,21 @@
 """What every run widget shares: the bundle, the flusher subscription, the message dispatch,
-the visible error trait and the static PNG that stands in for the widget without a kernel."""
+the visible error trait and the static PNG that stands in for the widget without a kernel.
+
+Displayed in a notebook, a run widget makes two outputs: the widget view (with its text), then
+its static picture as an output of its own (`text/html` holding the PNG, and `image/png`). The
+picture cannot ride in the widget's output: nbconvert's HTML exporter renders exactly one
+mimetype per output and picks the widget view whenever the notebook saved widget state (as
+`jupyter nbconvert --execute` does), which without a kernel or a CDN draws nothing. A live view
+hides the picture: the bundle's first render adds a CSS rule for the picture's class
+(`gw-static-<static_id>`, js/lib/util.ts `hideStaticPicture`), so JupyterLab and Notebook 7
+show the widget alone, and a page where the widget does not render shows the picture. (A
+frontend with a frame per output, as Colab, shows both.)
+"""
 
 from __future__ import annotations
 
 import base64
+import html
 import itertools
 import pathlib
 import threading
@@ -80,6 +92,10 @@ class RunWidget(anywidget.AnyWidget):
     run_name = t.Unicode("").tag(sync=True)
     """str: the run's name (chart titles, file names of downloads)."""
 
+    static_id = t.Unicode("").tag(sync=True)
+    """str: names this widget's static picture output (CSS class `gw-static-<static_id>`);
+    a rendered view hides that picture."""
+
     def __init__(self, run: Any, **kwargs: Any) -> None:
         unknown = sorted(k for k in kwargs if not self.has_trait(k))
         if unknown:
@@ -100,6 +116,7 @@ class RunWidget(anywidget.AnyWidget):
         self.frontend_errors: list[str] = []
         self._requests_lock = threading.Lock()
         self._display_id = f"genai-widgets-{next(self._display_ids)}-{id(self):x}"
+        self.static_id = self._display_id
         self._displayed = False
         self._error_time = 0.0
         self.run_name = str(getattr(run, "name", ""))
@@ -188,20 +205,44 @@ class RunWidget(anywidget.AnyWidget):
             f"{type(self).__name__}({getattr(run, 'name', run)!r}: {run.status}, step {run.step})"
         )
 
-    def _ipython_display_(self) -> None:
-        # Displayed with a display_id so that the static PNG can be refreshed when the run ends.
-        from IPython.display import display
+    def _static_picture(self, png_base64: str) -> dict[str, str]:
+        """The picture's own output: HTML for nbconvert (which renders `text/html` before
+        `image/png`), the PNG for viewers that take images only; no text, so a terminal or a
+        text-only view prints the widget's line alone."""
+        alt = html.escape(f"{self._plain_text()}: static picture (the live widget needs a kernel)")
+        return {
+            "text/html": (
+                f'<div class="gw-static gw-static-{self.static_id}">'
+                f'<img src="data:image/png;base64,{png_base64}" alt="{alt}" '
+                'style="max-width: 100%"></div>'
+            ),
+            "image/png": png_base64,
+        }
 
+    def _display_outputs(self) -> list[tuple[dict, dict, str]]:
+        """(data, metadata, display_id) of each output: the widget, then its picture."""
         bundle = self._repr_mimebundle_()
         if bundle is None:
-            return
+            return []
         data, metadata = bundle
+        data = dict(data)
+        png = data.pop("image/png", None)
+        outputs = [(data, metadata, self._display_id)]
+        if png is not None:
+            outputs.append((self._static_picture(png), {}, f"{self._display_id}-static"))
+        return outputs
+
+    def _ipython_display_(self) -> None:
+        # Displayed with display_ids so that the static picture can be refreshed when the run
+        # ends.
+        from IPython.display import display
+
         self._displayed = True
-        display(data, raw=True, metadata=metadata, display_id=self._display_id)
+        for data, metadata, display_id in self._display_outputs():
+            display(data, raw=True, metadata=metadata, display_id=display_id)
 
     def _refresh_static_display(self) -> None:
         from IPython.display import update_display
 
-        bundle = self._repr_mimebundle_()
-        if bundle is not None:
-            update_display(bundle[0], raw=True, metadata=bundle[1], display_id=self._display_id)
+        for data, metadata, display_id in self._display_outputs():
+            update_display(data, raw=True, metadata=metadata, display_id=display_id)

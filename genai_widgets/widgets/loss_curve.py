@@ -58,8 +58,9 @@ class CurvePanel(Panel):
     log_scale = t.Bool(False).tag(sync=True)
     """bool: logarithmic y axis (default False)."""
 
-    hidden_series = t.List(t.Unicode(), default_value=["lr"]).tag(sync=True)
-    """list[str]: series drawn only when clicked in the legend (default ["lr"])."""
+    hidden_series = t.List(t.Unicode(), default_value=["lr", "r1", "gp"]).tag(sync=True)
+    """list[str]: series drawn only when clicked in the legend (default ["lr", "r1", "gp"]: a
+    GAN's penalties, lazy R1's a spike every r1_every steps, stay out of the game's curves)."""
 
     secondary_series = t.List(t.Unicode(), default_value=[]).tag(sync=True)
     """list[str]: series drawn against a second y axis on the right (a VAE's "beta")."""

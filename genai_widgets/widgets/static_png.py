@@ -1,6 +1,7 @@
 """Static pictures of widget state, drawn with PIL (matplotlib is not a dependency). They go
-into each widget's mimebundle as `image/png`, so nbconvert, GitHub and nbviewer show the curves
-and the latest samples when no kernel is there."""
+into each widget's mimebundle as `image/png`; displayed in a notebook, a widget shows it as an
+output of its own (see `_base.py`), so nbconvert, GitHub and nbviewer show the curves and the
+latest samples when no kernel is there."""
 
 from __future__ import annotations
 

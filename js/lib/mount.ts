@@ -1,10 +1,12 @@
 // The common frame of every widget: root element, styles, the error area for front-end errors and
-// Python-side flush errors (`widget_error`), and a "hello" so Python refreshes the snapshot.
-import { type Cleanup, ErrorArea, h, injectStyles, type Model, Subscriptions } from "./util";
+// Python-side flush errors (`widget_error`), a "hello" so Python refreshes the snapshot, and the
+// saved static picture of this widget hidden while the view lives.
+import { type Cleanup, ErrorArea, h, hideStaticPicture, injectStyles, type Model, Subscriptions } from "./util";
 
 export function mountRoot(model: Model, el: HTMLElement, className: string,
   build: (root: HTMLElement, errors: ErrorArea) => Cleanup[]): Cleanup {
   injectStyles();
+  const showStaticPicture = hideStaticPicture(String(model.get("static_id") || ""));
   const errors = new ErrorArea(model);
   const root = h("div", { class: `gw-root ${className}` });
   el.append(root);
@@ -34,5 +36,6 @@ export function mountRoot(model: Model, el: HTMLElement, className: string,
       }
     }
     root.remove();
+    showStaticPicture();
   };
 }

@@ -149,3 +149,34 @@ export function formatDuration(seconds: number | null | undefined): string {
   if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
 }
+
+/** Hide the saved static picture of the widget `id` (its output after the widget's, see
+ * genai_widgets/widgets/_base.py) while this view lives; the cleanup shows it again once no
+ * view of that widget is left (a closed widget leaves its picture). The count lives on the
+ * page, in one <style> per widget: each widget may load its own copy of this module. */
+export function hideStaticPicture(id: string): Cleanup {
+  if (!id) return () => {};
+  const styleId = `gw-static-hide-${id}`;
+  let style = document.getElementById(styleId);
+  if (!style) {
+    style = h("style", { id: styleId, "data-views": "0" });
+    const cls = `.gw-static-${globalThis.CSS.escape(id)}`;
+    // The picture, and the output row holding it (JupyterLab / Notebook 7, classic) so that no
+    // empty prompt row is left; `>` keeps an enclosing Output widget's row out of it. One rule
+    // each: a browser without :has() drops only its own rule.
+    style.textContent = [cls, `.jp-OutputArea-child:has(> .jp-OutputArea-output > ${cls})`,
+      `.output_area:has(> .output_subarea > ${cls})`]
+      .map((selector) => `${selector} { display: none !important; }`).join("\n");
+    document.head.append(style);
+  }
+  const node = style;
+  node.dataset.views = String(Number(node.dataset.views || 0) + 1);
+  let shown = false;
+  return () => {
+    if (shown) return;
+    shown = true;
+    const left = Number(node.dataset.views || 1) - 1;
+    if (left > 0) node.dataset.views = String(left);
+    else node.remove();
+  };
+}

@@ -31,6 +31,19 @@ CELLS = [
 ]
 
 
+def assert_static_picture_hidden(page, widgets: int = 1) -> None:
+    """Each widget's static picture output is on the page (for viewers without a kernel) but
+    hidden, with its output row, while the live widget shows: no duplicate picture."""
+    picture = page.locator(".gw-static")
+    picture.nth(widgets - 1).wait_for(state="attached", timeout=30_000)
+    assert picture.locator("img").count() == widgets
+    assert page.locator(".gw-static:visible").count() == 0
+    row = page.locator(".jp-OutputArea-child", has=picture)
+    assert (
+        row.count() >= 1 and page.locator(".jp-OutputArea-child:visible", has=picture).count() == 0
+    )
+
+
 def test_dashboard_in_jupyterlab(lab_server, browser_page):
     page = browser_page
     write_notebook(lab_server.root_dir / "dashboard.ipynb", CELLS)
@@ -38,6 +51,7 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
     run_all_cells(page, timeout=180)
     page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
     assert page.locator(".gw-error-area:visible").count() == 0
+    assert_static_picture_hidden(page)
 
     # The chart's point count grows (appended, binary).
     first = wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
@@ -88,6 +102,7 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
     wait_for_attribute(
         page, ".gw-loss", "data-points", lambda n: n > first, timeout=20, what="points after reload"
     )
+    assert_static_picture_hidden(page)  # the saved picture output is back, and hidden
     screenshot(page, "dashboard-reloaded")
     page.locator(".gw-pause").first.click()  # the reloaded view still steers the run
     try:
@@ -99,12 +114,15 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
 
 def test_dashboard_in_notebook7(notebook_server, browser_page):
     page = browser_page
-    write_notebook(notebook_server.root_dir / "dashboard7.ipynb", CELLS)
+    # A second widget from another bundle: each hides its own picture.
+    write_notebook(notebook_server.root_dir / "dashboard7.ipynb", [*CELLS, "gw.LossCurve(run)"])
     open_notebook(page, notebook_server, "dashboard7.ipynb")
     run_all_cells(page, timeout=180)
     page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
     first = wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > 0, what="points")
     wait_for_attribute(page, ".gw-loss", "data-points", lambda n: n > first, what="growth")
+    page.locator(".gw-loss-curve").first.wait_for(state="visible", timeout=60_000)
+    assert_static_picture_hidden(page, widgets=2)
     screenshot(page, "dashboard-notebook7")
     page.locator(".gw-stop").first.click()
     page.locator(".gw-status[data-status='stopped']").first.wait_for(timeout=15_000)

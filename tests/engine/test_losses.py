@@ -155,3 +155,82 @@ def test_the_gan_family_applies_r1_lazily_every_r1_every_steps(tmp_path):
         gf.gan_step = real_step
     assert [now for _, now in seen] == [False, False, False, True] * 2
     assert all(r1 == pytest.approx(0.8) for r1, _ in seen)  # weighted r1_every times
+
+
+def _linear_parts(loss, seed: int = 0):
+    from genai_widgets.engine.gan_step import GANParts
+
+    torch.manual_seed(seed)
+    g, d = nn.Linear(2, 2), nn.Linear(2, 1)
+    return GANParts(
+        generator=g, discriminator=nn.Sequential(d, nn.Flatten(0)),
+        opt_g=torch.optim.SGD(g.parameters(), lr=0.0),
+        opt_d=torch.optim.SGD(d.parameters(), lr=1.0),
+        loss=loss, latent_shape=(2,), noise=torch.Generator().manual_seed(1),
+    )  # fmt: skip
+
+
+def _step_metrics(parts, real, **kw) -> dict[str, float]:
+    from genai_widgets.engine.gan_step import gan_step, metric_names
+
+    values = gan_step(parts, real.clone, **kw).tolist()
+    return dict(zip(metric_names(parts.loss), values, strict=True))
+
+
+def test_step_metrics_keep_the_adversarial_loss_and_each_penalty_apart():
+    # D(x) = w . x + b: R1's |grad_x D|^2 is |w|^2 at every point and the GP's |grad| - 1 is
+    # |w| - 1, so both penalties are known by hand; loss_d is the adversarial loss alone.
+    from genai_widgets.engine.gan_step import metric_names
+
+    real = torch.randn(8, 2)
+    ns = NonSaturatingLoss()
+    assert metric_names(ns) == ("loss_d", "loss_g", "d_real", "d_fake", "r1")
+    pen = _linear_parts(ns)
+    w0 = pen.discriminator[0].weight.detach().clone()
+    g_copy, d_copy = _linear_parts(ns).generator, _linear_parts(ns).discriminator
+    z = torch.randn((8, 2), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        by_hand = ns.discriminator_loss(d_copy(real), d_copy(g_copy(z))).item()
+    m = _step_metrics(pen, real, r1=0.5)
+    assert m["loss_d"] == pytest.approx(by_hand)  # no R1 inside
+    assert m["r1"] == pytest.approx(0.5 / 2 * w0.pow(2).sum().item())
+    skipped = _step_metrics(_linear_parts(ns), real, r1=0.5, r1_now=False)
+    assert skipped["r1"] == 0.0 and skipped["loss_d"] == pytest.approx(by_hand)
+
+    wgan = WGANGPLoss()
+    assert metric_names(wgan)[-2:] == ("r1", "gp")
+    critic = _linear_parts(wgan)
+    w = critic.discriminator[0].weight.detach().clone()
+    g_copy, d_copy = _linear_parts(wgan).generator, _linear_parts(wgan).discriminator
+    with torch.no_grad():
+        by_hand = (d_copy(g_copy(z)).mean() - d_copy(real).mean()).item()
+    m = _step_metrics(critic, real, gp_weight=10.0)
+    assert m["loss_d"] == pytest.approx(by_hand, abs=1e-6)
+    assert m["gp"] == pytest.approx(10.0 * (w.norm().item() - 1.0) ** 2, rel=1e-5)
+    assert m["r1"] == 0.0
+
+
+def test_lazy_r1_shows_in_its_own_column_and_never_in_loss_d(tmp_path):
+    # Two runs that agree until the first R1 step (steps 1-3 skip it): at step 4 the
+    # penalised run's loss_d must equal the un-penalised one's, its r1 column holds the term.
+    import genai_widgets as gw
+
+    def run(r1: float):
+        r = gw.engine.build_run(
+            gw.engine.make_config(
+                data="digits", image_size=16, width=8, batch_size=8, latent_dim=8,
+                device="cpu", run_dir=str(tmp_path / f"r1-{r1}"), r1=r1, r1_every=4,
+                augment="none", ema=0.0, max_steps=8,
+            )
+        ).start()  # fmt: skip
+        assert r.wait(120) == "finished"
+        return r.history
+
+    with_r1, without = run(0.2), run(0.0)
+    steps = with_r1["step"].astype(int)
+    r1 = with_r1["r1"]
+    assert list(steps[r1 > 0]) == [4, 8] and (r1[steps % 4 != 0] == 0).all()
+    assert (without["r1"] == 0).all()
+    torch.testing.assert_close(
+        torch.tensor(with_r1["loss_d"][:4]), torch.tensor(without["loss_d"][:4])
+    )

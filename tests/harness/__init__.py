@@ -21,6 +21,10 @@ Browser test (fixtures ``lab_server`` / ``notebook_server`` / ``browser_page`` f
         run_all_cells(browser_page)
         wait_for_text(browser_page, "loss_d", timeout=30)
         screenshot(browser_page, "dashboard")       # -> test-artifacts/dashboard.png
+
+A notebook as it is shared (``harness.export``): `execute_notebook` runs ``jupyter nbconvert
+--to notebook --execute``, `export_html` exports it with the lab or classic template, and
+`cell_outputs` finds one cell's outputs in that HTML.
 """
 
 from .kernel import ExecResult, KernelError, KernelSession, KernelTimeout

@@ -26,7 +26,10 @@ START = textwrap.dedent(
 def start_dashboard(kernel: KernelSession, tmp_path) -> str:
     r = kernel.execute(START.format(run_dir=str(tmp_path / "run")), timeout=120)
     bundles = [d for d in r.data if "application/vnd.jupyter.widget-view+json" in d]
-    assert bundles and "image/png" in bundles[0], "the display carries a static PNG"
+    # The static picture is an output of its own, after the widget's (see widgets/_base.py).
+    assert bundles and "image/png" not in bundles[0]
+    pictures = [d for d in r.data if "image/png" in d]
+    assert pictures and "gw-static-" in pictures[0]["text/html"], "no static picture output"
     model_id = bundles[0]["application/vnd.jupyter.widget-view+json"]["model_id"]
     assert model_id in kernel.widget_comm_ids("AnyModel")
     return model_id

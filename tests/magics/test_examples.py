@@ -60,55 +60,59 @@ def test_example_executes_and_shows_the_dashboard(path, tmp_path):
     assert list((tmp_path / "runs").iterdir()), "the run directory is not under the notebook's cwd"
 
 
+WIDGET_CELLS = ("run.dashboard()", "gw.LossCurve(run)", "gw.SampleGrid(run)")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_saved_notebook_shows_curves_and_grid_without_a_kernel(tmp_path):
-    """nbconvert to HTML with no kernel: every widget output still shows its static PNG, with
-    the curves and the grid. Saved as JupyterLab saves by default (no widget state in the
-    metadata), an export has nothing to render the live view from and takes the PNG; with
-    widget state saved, the export's widget manager renders the live view from that state."""
+    """Executed as `jupyter nbconvert --to notebook --execute` does it (widget state saved),
+    then exported with `jupyter nbconvert --to html`, lab and classic templates: each widget
+    cell's output area shows its static picture, once. The same without widget state (as
+    JupyterLab saves by default). An earlier version of this test executed with
+    `store_widget_state=False` only: nbconvert then skips the widget view and finds the PNG in
+    the same output, which hid that with saved state the export picks the widget view, which
+    draws nothing without a kernel or a CDN, and drops the PNG."""
     import base64
     import io
-    import re
+    import itertools
 
-    from nbconvert import HTMLExporter
+    from harness.export import WIDGET_STATE, cell_outputs, execute_notebook, export_html
     from PIL import Image
 
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        nbformat.v4.new_code_cell(
+    nb = execute_notebook(
+        tmp_path / "saved.ipynb",
+        [
             "import genai_widgets as gw\n"
             "run = gw.train_gan(data='digits', image_size=16, width=8, batch_size=16,\n"
             "                   latent_dim=16, max_steps=40, sample_every=10, run_dir='runs/r')\n"
-            "run.wait(120)"
-        ),
-        nbformat.v4.new_code_cell("run.dashboard()"),
-        nbformat.v4.new_code_cell("gw.LossCurve(run)"),
-        nbformat.v4.new_code_cell("gw.SampleGrid(run)"),
-    ]
-    NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-        store_widget_state=False,  # JupyterLab's default "Save Widget State Automatically": off
-    ).execute()
-    for cell in nb.cells[1:]:
-        (out,) = [o for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
-        assert {"image/png", "text/plain"} <= set(out.data)
-    path = tmp_path / "saved.ipynb"
-    nbformat.write(nb, path)
+            "run.wait(120)",
+            *WIDGET_CELLS,
+        ],
+    )
+    state = nb["metadata"]["widgets"][WIDGET_STATE]["state"]
+    for cell in nb["cells"][1:]:
+        # The widget's output, then its picture's: GitHub, which does not know the widget
+        # view, shows the widget's text line and one picture (HTML or PNG, the same image).
+        widget, picture = cell["outputs"]
+        assert set(widget["data"]) == {WIDGET_VIEW, "text/plain"}
+        assert widget["data"][WIDGET_VIEW]["model_id"] in state  # the case that drew nothing
+        assert set(picture["data"]) == {"text/html", "image/png"}
+        assert picture["data"]["image/png"] in "".join(picture["data"]["text/html"])
+    no_state = {**nb, "metadata": {k: v for k, v in nb["metadata"].items() if k != "widgets"}}
 
-    html, _ = HTMLExporter().from_filename(str(path))
-    pngs = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', html)
-    assert len(pngs) == 3, f"expected one static PNG per widget output, found {len(pngs)}"
-    dashboard, curve, grid = (Image.open(io.BytesIO(base64.b64decode(p))) for p in pngs)
-    assert dashboard.width > 600 and curve.width > 300 and grid.width > 100
-    for img in (dashboard, curve, grid):
-        # Not a blank placeholder: a plotted chart / sample grid has many distinct colours.
-        assert len(img.convert("RGB").getcolors(1 << 20) or []) > 20
+    for notebook, template in itertools.product((nb, no_state), ("lab", "classic")):
+        html = export_html(notebook, template)
+        sizes = []
+        for marker in WIDGET_CELLS:
+            outputs = cell_outputs(html, template, marker)
+            images = [img for out in outputs for img in out.select("img")]
+            assert len(images) == 1, f"{template}: {len(images)} pictures under {marker}"
+            src = images[0]["src"]
+            assert src.startswith("data:image/png;base64,")
+            img = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+            # Not a blank placeholder: a plotted chart / sample grid has many distinct colours.
+            assert len(img.convert("RGB").getcolors(1 << 20) or []) > 20
+            sizes.append(img.width)
+        dashboard, curve, grid = sizes
+        assert dashboard > 600 and curve > 300 and grid > 100

@@ -415,12 +415,14 @@ def test_runs_table(shell):
     shell.user_ns["run"].wait(60)
     table = shell.run_line_magic("gan_runs", "")
     row = next(r for r in table.rows if r["name"] == "tbl")
+    assert row["variable"] == "run"
     assert row["status"] == "finished" and row["step"] == "3/3"
     assert row["last losses"].startswith("loss_d ") and ", loss_g " in row["last losses"]
     assert row["run directory"] == str(shell.user_ns["run"].run_dir)
     text = repr(table)
     assert text.splitlines()[0].split() == [
         "name",
+        "variable",
         "status",
         "step",
         "steps/s",
@@ -432,6 +434,26 @@ def test_runs_table(shell):
     assert "<td>tbl</td>" in table._repr_html_()
     with pytest.raises(UsageError, match="%gan_runs takes no arguments"):
         shell.run_line_magic("gan_runs", "x")
+
+
+def test_runs_table_names_the_variables_that_hold_each_run(shell):
+    shell.run_line_magic("gan_train", f"{TINY} --max-steps 2 --name stamp1 --as r1")
+    shell.run_cell("best = r1")  # assigned by the user: listed too
+    shell.run_line_magic("gan_train", f"{TINY} --max-steps 2 --name stamp2 --as r2")
+    shell.run_line_magic("gan_train", f"{TINY} --max-steps 2 --name stamp3 --as r3")
+    shell.run_cell("r3 = None")  # no variable holds stamp3 any more
+    for name in ("r1", "r2"):
+        shell.user_ns[name].wait(60)
+    shell.run_cell("r2")  # IPython's output history (`_`, `Out`) is not a variable name
+    assert shell.user_ns["_"] is shell.user_ns["r2"]
+    table = shell.run_line_magic("gan_runs", "")
+    variables = {r["name"]: r["variable"] for r in table.rows if r["name"].startswith("stamp")}
+    assert variables == {"stamp1": "r1, best", "stamp2": "r2", "stamp3": "-"}
+    header = repr(table).splitlines()[0].split()
+    assert header[:3] == ["name", "variable", "status"]
+    line = next(x for x in repr(table).splitlines() if x.startswith("stamp1 "))
+    assert line.split()[1:3] == ["r1,", "best"]
+    assert "<td>stamp1</td><td>r1, best</td>" in table._repr_html_()
 
 
 def test_pause_resume_stop_by_name_variable_and_all(shell, capsys):

@@ -126,6 +126,8 @@ def test_loss_curve_snapshot_then_appends_only_new_rows(live_run, monkeypatch):
     try:
         columns = list(w.curve_columns)
         assert columns[0] == "step" and {"loss_d", "loss_g", "d_real", "d_fake"} <= set(columns)
+        # The penalties travel too, but are drawn only when asked for (legend click).
+        assert "r1" in columns and {"lr", "r1", "gp"} <= set(w.hidden_series)
         snap = unpack(w.curve_snapshot, columns)
         assert len(snap["step"]) > 0 and np.all(np.diff(snap["step"]) > 0)
         wait_until(lambda: len(rec.of_type("curve_append")) >= 3, 20, "three appends")
@@ -403,6 +405,32 @@ def test_mimebundle_carries_a_static_png_next_to_the_view(cls, live_run):
         assert live_run.name in data["text/plain"]
         img = Image.open(io.BytesIO(base64.b64decode(data["image/png"])))
         assert img.format == "PNG" and img.width >= 300
+    finally:
+        w.close()
+
+
+def test_displayed_widget_is_two_outputs_the_view_then_its_picture(stub_run):
+    # nbconvert renders one mimetype per output and prefers the widget view when the widget
+    # state was saved: the picture must be an output of its own, marked for the live view to
+    # hide, and refreshed under its own display id.
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    w = gw.LossCurve(stub_run)
+    try:
+        with capture_output() as captured:
+            w._ipython_display_()
+            w._refresh_static_display()
+        widget, picture, widget_again, picture_again = captured.outputs
+        assert set(widget.data) == {"application/vnd.jupyter.widget-view+json", "text/plain"}
+        assert set(picture.data) == {"text/html", "image/png"}
+        assert f'class="gw-static gw-static-{w.static_id}"' in picture.data["text/html"]
+        assert f"data:image/png;base64,{picture.data['image/png']}" in picture.data["text/html"]
+        assert base64.b64decode(picture.data["image/png"]).startswith(b"\x89PNG")
+        ids = [o.transient["display_id"] for o in captured.outputs]
+        assert ids == [w.static_id, f"{w.static_id}-static"] * 2
+        assert [o.update for o in captured.outputs] == [False, False, True, True]
     finally:
         w.close()
 
