@@ -44,7 +44,12 @@ from .metrics import MetricSink
 from .output import bind_output_parent, capture_output_parent
 from .quality import quality_warnings
 from .store import RunReader, RunStore
-from .threads import prepare_training_thread, release_openmp_pool, training_thread_idle
+from .threads import (
+    prepare_training_thread,
+    release_openmp_pool,
+    stop_at_exit,
+    training_thread_idle,
+)
 
 STATUSES = ("running", "paused", "finished", "stopped", "failed")
 MAX_SNAPSHOTS = 240  # in memory and on disk; older ones are thinned evenly
@@ -338,6 +343,7 @@ class Run(EncoderMethods):
             )
             self._thread.start()
             self._emit("RunStarted", {"device": str(self.device)})
+        stop_at_exit(self._stop_at_exit)
         self._evaluations.start()
         # This thread ran torch (model build, shape check) and will idle while the trainer
         # works: its idle OpenMP pool would slow every parallel region of the trainer.
@@ -373,6 +379,14 @@ class Run(EncoderMethods):
         with self._cond:
             self._stop_requested = True
             self._cond.notify_all()
+
+    def _stop_at_exit(self, timeout: float) -> None:
+        # A script that ends while this run trains: stop after the step (with a checkpoint)
+        # rather than let the interpreter tear the thread down inside torch (threads.py).
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self.stop()
+            self.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the trainer thread ends or `timeout` passes; returns the status.
