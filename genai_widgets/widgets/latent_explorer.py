@@ -1,6 +1,7 @@
 """`LatentExplorer`: pick two samples, interpolate between them (lerp / slerp, N frames) and move
 one latent dimension with a slider. Frames come from `run.sample` / `run.interpolate`, which use
-a snapshot of the generator's weights, so training is never paused for them."""
+a snapshot of the generator's weights, so training is never paused for them; they follow the
+training (recomputed at each sample snapshot) unless `explorer_auto` is switched off."""
 
 from __future__ import annotations
 
@@ -79,8 +80,10 @@ class ExplorerPanel(Panel):
     explorer_busy = t.Bool(False).tag(sync=True)
     """bool: frames are being computed."""
 
-    explorer_auto = t.Bool(False).tag(sync=True)
-    """bool: recompute with the newest weights at every sample snapshot (default False: on demand)."""
+    explorer_auto = t.Bool(True).tag(sync=True)
+    """bool: follow training: recompute with the newest weights at every sample snapshot
+    (default True, as the VAE's scatter does); False freezes the frames until an input changes
+    or "Refresh weights" is clicked (the "follow training" checkbox)."""
 
     def _init_panel(self, run: Any) -> None:
         self._explorer_lock = threading.Lock()
@@ -150,8 +153,8 @@ class ExplorerPanel(Panel):
 
 
 class LatentExplorer(ExplorerPanel, RunWidget):
-    """Interpolations and single-dimension traversals of a run's latent space, computed on
-    demand from the generator's current weights (training goes on).
+    """Interpolations and single-dimension traversals of a run's latent space, computed from
+    the generator's current weights and recomputed as training goes on (``explorer_auto``).
 
     ``gw.LatentExplorer(run, method="lerp", frames=12)``."""
 

@@ -230,6 +230,24 @@ def test_latent_explorer_frames_from_current_weights(live_run):
         e.close()
 
 
+def test_latent_explorer_follows_training_unless_frozen(live_run):
+    e = gw.LatentExplorer(live_run, frames=3, candidate_count=4)
+    try:
+        assert e.explorer_auto is True  # no "weights at step 0" until Refresh is clicked
+        wait_until(lambda: e.explorer_step >= 0, 20, f"first frames ({e.widget_error!r})")
+        first = e.explorer_step
+        wait_until(lambda: e.explorer_step > first, 30, "frames from newer weights, unasked")
+        e.set_state({"explorer_auto": False})  # the "follow training" checkbox, unchecked
+        time.sleep(3 / 10)  # a tick already computing finishes
+        wait_until(lambda: not e.explorer_busy, 10, "idle")
+        frozen, snapshots = e.explorer_step, live_run.snapshot_count
+        wait_until(lambda: live_run.snapshot_count >= snapshots + 2, 30, "two more snapshots")
+        time.sleep(3 / 10)
+        assert e.explorer_step == frozen
+    finally:
+        e.close()
+
+
 # ------------------------------------------------------------------ controls
 @pytest.mark.parametrize(
     ("field", "text", "needle"),
