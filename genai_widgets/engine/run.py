@@ -298,6 +298,9 @@ class Run(EncoderMethods):
 
     @property
     def steps_per_second(self) -> float:
+        """Over the recent steps; 0.0 while paused (no steps are made, whatever the last were)."""
+        if self._status == "paused":
+            return 0.0
         window = list(self._rate_window)
         if len(window) < 2 or window[-1][0] <= window[0][0]:
             return 0.0
@@ -305,8 +308,9 @@ class Run(EncoderMethods):
 
     @property
     def eta_seconds(self) -> float | None:
+        """Seconds to `max_steps` at the current rate; None unless running towards one."""
         target, rate = self.max_steps, self.steps_per_second
-        if target is None or rate <= 0:
+        if target is None or rate <= 0 or self._status != "running":
             return None
         return max(0.0, (target - self.step) / rate)
 

@@ -329,6 +329,26 @@ def test_standalone_controls_pause_resume_and_refuse_bad_values(live_run):
         c.close()
 
 
+def test_a_paused_run_shows_no_rate_and_no_eta(tmp_path):
+    run = gw.train_gan(
+        data="digits", image_size=16, width=8, batch_size=16, latent_dim=8, device="cpu",
+        max_steps=100_000, run_dir=tmp_path / "r",
+    )  # fmt: skip
+    c = gw.Controls(run)
+    try:
+        wait_until(lambda: c.steps_per_second > 0 and c.eta_seconds is not None, 30, "a rate")
+        run.pause()
+        wait_until(lambda: c.status == "paused", 5, "paused status")
+        assert run.steps_per_second == 0.0 and run.eta_seconds is None
+        assert c.steps_per_second == 0.0 and c.eta_seconds is None
+        run.resume()
+        wait_until(lambda: c.steps_per_second > 0 and c.eta_seconds is not None, 30, "rate again")
+    finally:
+        c.close()
+        run.stop()
+        run.wait(30)
+
+
 def test_status_progress_message_and_traceback_are_shown(stub_run):
     d = gw.Dashboard(stub_run)
     try:
