@@ -390,7 +390,7 @@ class Run(EncoderMethods):
         thread = self._thread
         if thread is not None and thread.is_alive():
             self.stop()
-            self.wait(timeout)
+        self.wait(timeout)  # the trainer, then its evaluator's last evaluation
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the trainer thread ends or `timeout` passes; returns the status.
