@@ -12,6 +12,7 @@ import torch
 import traitlets as t
 
 from ..engine import images
+from ..engine.threads import foreground_torch
 from . import static_png
 from ._base import Panel, RunWidget, bundle
 from .flusher import Tick
@@ -108,7 +109,10 @@ class ExplorerPanel(Panel):
         self._explorer_snapshots = tick.snapshot_count
         self.explorer_busy = True
         try:
-            self._compute_frames(tick.run)
+            # Now that it follows a training run, free this thread's OpenMP pool after each
+            # computation, as the VAE's live views do (see engine/threads.py).
+            with foreground_torch():
+                self._compute_frames(tick.run)
         finally:
             self.explorer_busy = False
 

@@ -233,7 +233,7 @@ def test_latent_explorer_frames_from_current_weights(live_run):
 def test_latent_explorer_follows_training_unless_frozen(live_run):
     e = gw.LatentExplorer(live_run, frames=3, candidate_count=4)
     try:
-        assert e.explorer_auto is True  # no "weights at step 0" until Refresh is clicked
+        assert e.explorer_auto is True  # not stuck at "weights at step 0" until Refresh
         wait_until(lambda: e.explorer_step >= 0, 20, f"first frames ({e.widget_error!r})")
         first = e.explorer_step
         wait_until(lambda: e.explorer_step > first, 30, "frames from newer weights, unasked")
