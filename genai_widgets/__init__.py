@@ -8,14 +8,13 @@ vae = gw.train_vae(data="digits", latent_dim=16, beta=1.0, max_steps=2000)
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
-
-from .data import get_dataset
-from .engine import GANConfig, Run, VAEConfig, load_run, train_gan, train_vae
-from .models import get_model, list_models, register_model
 
 __version__ = "0.1.0"
 
+# Every name loads on first use (PEP 562), so `python -m genai_widgets --help` and the magics'
+# flag parsing answer without importing torch; `gw.train_gan` imports what it needs.
 _WIDGETS = (
     "LossCurve",
     "SampleGrid",
@@ -26,15 +25,29 @@ _WIDGETS = (
     "VAEDashboard",
     "LatentScatter",
 )
+_LAZY = {
+    "get_dataset": ".data",
+    **dict.fromkeys(
+        ("GANConfig", "Run", "VAEConfig", "load_run", "train_gan", "train_vae"), ".engine"
+    ),
+    **dict.fromkeys(("get_model", "list_models", "register_model"), ".models"),
+    **dict.fromkeys(_WIDGETS, ".widgets"),  # widgets import anywidget
+}
+_SUBPACKAGES = ("data", "engine", "models", "widgets", "magics")
 
 
 def __getattr__(name: str) -> Any:
-    # Widgets import anywidget; keep `import genai_widgets` light for headless use.
-    if name in _WIDGETS:
-        from . import widgets
-
-        return getattr(widgets, name)
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBPACKAGES:  # `gw.engine.build_run` without importing it first
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'genai_widgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBPACKAGES})
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1,12 +1,15 @@
-"""Headless training from a terminal, with the magic's flags:
+"""usage: python -m genai_widgets [--family gan|vae] [--FLAG VALUE ...]
 
+Train a GAN (or, with --family vae, a VAE) on images from a terminal, without Jupyter: the
+run's metrics, sample grids and checkpoints go to a run directory that a notebook can open
+later, live or finished, with `gw.load_run(run_dir)` (the same flags as the notebook's
+`%gan_train` / `%vae_train` magics). Progress prints every few seconds; Ctrl-C stops after
+the current step and writes a checkpoint.
+
+examples:
     python -m genai_widgets --data digits --max-steps 500 --run-dir runs/digits
     python -m genai_widgets --family vae --data digits --beta 1 --max-steps 500 --run-dir runs/vae
-
-Prints progress every few seconds; Ctrl-C stops after the current step and writes a
-checkpoint. A notebook can watch or continue the run with `gw.load_run(run_dir)`.
-`--family gan` (the default) takes the flags of `%gan_train`, `--family vae` those of
-`%vae_train`."""
+"""
 
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ def _pop_family(argv: list[str]) -> tuple[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     from IPython.core.error import UsageError
 
-    from .engine.api import build_run
+    # Flags and help need no torch (about 0.7 s instead of 5-10 s); training imports it.
     from .magics import GAN, VAE, env_defaults, flag_help_text, parse_gan_train
 
     argv = sys.argv[1:] if argv is None else argv
@@ -49,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     trainer = VAE if family == "vae" else GAN
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
+        print(f"options ({family}; every one is optional):")
         print(f"  {'--family gan|vae':<28} the model family (default: gan)")
-        print(flag_help_text(trainer))
+        print(flag_help_text(trainer, cli=True))
         return 0
+    from .engine.api import build_run
+
     try:
         line = " ".join(shlex.quote(a) for a in argv)
         args = parse_gan_train(line, env_defaults(trainer=trainer), trainer)

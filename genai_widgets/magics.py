@@ -54,12 +54,9 @@ import traitlets
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import display
-from torch import nn
 from traitlets.config import Configurable
 
-from .data import DatasetUnavailableError
 from .engine import config as _config_module
-from .engine.api import build_run
 from .engine.config import (
     DEVICES,
     LIKELIHOODS,
@@ -69,7 +66,20 @@ from .engine.config import (
     VAEConfig,
     build_config,
 )
-from .engine.run import RUNS, Run
+
+if typing.TYPE_CHECKING:
+    from .engine.run import Run
+
+# torch, the engine and the data layer load with the first magic that trains or lists runs,
+# not with this module: flag parsing and `python -m genai_widgets --help` need none of them.
+
+
+def build_run(config: RunConfig) -> Run:
+    """The engine's `build_run` (imported on first use)."""
+    from .engine.api import build_run as _build_run
+
+    return _build_run(config)
+
 
 ENV_PREFIX = "GENAI_WIDGETS_"
 #: Fields without an environment default: `$GENAI_WIDGETS_DATA` is the data layer's download root.
@@ -495,16 +505,31 @@ def _metavar(spec: FlagSpec) -> str:
     return f"{name}|none" if spec.optional else name
 
 
-def flag_help_text(trainer: Trainer = GAN) -> str:
-    """Plain-text list of the flags (`%gan_train --help` and the magic's docstring)."""
+#: What `--data` / `--model` take on a terminal (`python -m genai_widgets`), instead of the
+#: notes about the cell body.
+CLI_NOTES = {
+    "data": "a named data set (digits, the offline default, or mnist, fashion-mnist, cifar10, "
+    "...) or a folder of images",
+    "model": "a registered model name (dcgan, or mlp for 2-D points; conv-vae for a VAE)",
+}
+
+
+def flag_help_text(trainer: Trainer = GAN, cli: bool = False) -> str:
+    """Plain-text list of the flags (`%gan_train --help` and the magic's docstring); `cli`:
+    as `python -m genai_widgets --help` shows them (no `--as`, no cell body)."""
     lines = []
     for spec in flag_specs(trainer).values():
         left = f"  {spec.flag} {_metavar(spec)}"
         text = spec.help
+        if cli and spec.field in CLI_NOTES:
+            text = CLI_NOTES[spec.field]
         if spec.kind == "device" and spec.accepted() not in text:
             text = f"{spec.accepted()}; {text}"
         lines.append(f"{left:<30} {text} (default: {_default_text(spec)})")
-    lines.append(f"{'  --as NAME':<30} the variable the run is bound to (default: {DEFAULT_AS})")
+    if not cli:
+        lines.append(
+            f"{'  --as NAME':<30} the variable the run is bound to (default: {DEFAULT_AS})"
+        )
     return "\n".join(lines)
 
 
@@ -551,6 +576,8 @@ class RunTable:
     ) -> RunTable:
         """One row per run; `namespace` (the user's) fills the variable column with the
         names that hold each run now (`--as r1`, or `r1 = gw.train_gan(...)`), or `-`."""
+        from .engine.run import Run
+
         bound: dict[int, list[str]] = {}
         for var, value in list((namespace or {}).items()):
             # IPython's output history (`_`, `_3`, `Out`) holds runs too; those are not names.
@@ -678,6 +705,9 @@ class _TrainMagics(Magics):
         if args.show_help:
             print(doc)
             return
+        from .data import DatasetUnavailableError
+        from .engine.run import Run
+
         config = args.config
         if cell is not None and cell.strip():
             config = self._apply_body(config, self._run_body(cell))
@@ -734,6 +764,8 @@ class _TrainMagics(Magics):
             changes["data"] = found["train_loader"]
         elif "data" in found:
             changes["data"] = found["data"]
+        from torch import nn
+
         first, second = cls.trainer.modules
         has_first, has_second = first in found, second in found
         if has_first != has_second:
@@ -776,6 +808,8 @@ class GANTrainMagics(_TrainMagics, GANConfigDefaults):  # type: ignore[misc, val
         steps/s, last losses, run directory."""
         if line.strip():
             raise UsageError(f"%gan_runs takes no arguments, got {line.strip()!r}")
+        from .engine.run import RUNS
+
         return RunTable.from_runs(RUNS, self.shell.user_ns)
 
     @line_magic
@@ -818,6 +852,8 @@ class GANTrainMagics(_TrainMagics, GANConfigDefaults):  # type: ignore[misc, val
         """The runs a control magic acts on: each NAME (a run name or a variable holding a
         run) or `all` (the runs whose status is in `statuses`). A named run in another state
         is reported and skipped; `all` skips those quietly."""
+        from .engine.run import RUNS, Run
+
         names = line.split()
         if not names:
             known = ", ".join(RUNS) or "none yet"

@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PY=${PYTHON:-python3}
+PY=${PYTHON:-python3}  # in an activated virtualenv: its own python3, so it installs there
+prefix=$($PY -c 'import sys; print(sys.prefix)')
+echo "installing into $prefix ($($PY --version))"
+if [ -n "${VIRTUAL_ENV:-}" ] && [ "$(cd "$prefix" && pwd -P)" != "$(cd "$VIRTUAL_ENV" && pwd -P)" ]; then
+    echo "note: the virtualenv $VIRTUAL_ENV is active but $PY is not its python" >&2
+fi
 $PY -m pip install --quiet --upgrade pip
 # Pinned to the versions this project is tested with; pyproject admits a range.
 $PY -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1"

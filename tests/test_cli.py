@@ -84,3 +84,19 @@ def test_cli_trains_a_vae_with_family_vae(tmp_path):
         timeout=300,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error: unknown flag --n-critic")
+
+
+def test_cli_help_says_what_it_does_without_importing_torch():
+    probe = (
+        "import sys\n"
+        "from genai_widgets.__main__ import main\n"
+        "code = main(['--help'])\n"
+        "print('torch loaded:', 'torch' in sys.modules, 'exit:', code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: python -m genai_widgets")
+    assert "torch loaded: False exit: 0" in out.stdout
+    assert "--max-steps" in out.stdout and "--family" in out.stdout
+    # Notebook-only notions mean nothing on a terminal.
+    assert "--as" not in out.stdout and "cell body" not in out.stdout

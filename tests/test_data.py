@@ -654,3 +654,28 @@ def test_auto_size_keeps_what_the_user_brings_and_sizes_the_named_sets(tmp_path:
     assert get_dataset("digits", image_size=None).sample_shape == (1, 8, 8)  # None: native
     with pytest.raises(ValueError, match='image_size must be a positive int, None or "auto"'):
         get_dataset(images, image_size="native")
+
+
+def test_the_offline_error_of_train_gan_suggests_what_train_gan_accepts(
+    tmp_path: Path, no_network: list[float | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import genai_widgets as gw
+
+    monkeypatch.setenv("GENAI_WIDGETS_DATA", str(tmp_path / "empty"))
+    with pytest.raises(DatasetUnavailableError) as info:
+        gw.train_gan(data="mnist", run_dir=tmp_path / "refused")
+    message = str(info.value)
+    assert "data=gw.get_dataset('mnist', root=FOLDER)" in message
+    assert "GENAI_WIDGETS_DATA=FOLDER" in message
+    # Doing what it says works: MNIST's files under FOLDER, then the suggested call.
+    folder = tmp_path / "data"
+    raw = folder / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.random.default_rng(0).integers(0, 256, size=(32, 28, 28), dtype=np.uint8)
+    for split in ("train", "t10k"):
+        write_idx(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(32) % 10)
+    tiny = dict(max_steps=1, image_size=16, width=8, batch_size=8, latent_dim=8, device="cpu")
+    data = gw.get_dataset("mnist", root=folder, image_size=16)
+    run = gw.train_gan(data=data, run_dir=tmp_path / "r", **tiny)
+    assert run.wait(120) == "finished" and run.step == 1

@@ -88,9 +88,11 @@ def torchvision_dataset(
             else f"{name!r} was not found under {where} and download=False ({_one_line(error)})"
         )
         raise DatasetUnavailableError(
-            f"{failed}. {OFFLINE_CHOICES}. If the files are already on disk, pass root= the "
-            f"folder that holds {_LAYOUT[name]} (torchvision's layout), or set the "
-            "GENAI_WIDGETS_DATA environment variable to it."
+            f"{failed}. {OFFLINE_CHOICES}. If the files are already on disk, in the folder "
+            f"FOLDER that holds {_LAYOUT[name]} (torchvision's layout), set the environment "
+            f"variable GENAI_WIDGETS_DATA=FOLDER, or pass data=gw.get_dataset({name!r}, "
+            "root=FOLDER) to gw.train_gan / gw.train_vae (in a magic, bind it to `data` in "
+            "the cell body)."
         ) from error
     # The raw arrays, not dataset[i]: 60k PIL round trips would take seconds.
     return tensor_source(

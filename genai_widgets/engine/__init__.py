@@ -1,17 +1,39 @@
 """The headless engine: losses, the GAN and VAE steps, the `Run` thread that trains any model
 family, its store and checkpoints. Nothing here imports a widget library."""
 
-from .api import build_run, load_run, train_gan, train_vae
-from .checkpoint import CheckpointError
-from .config import GANConfig, RunConfig, VAEConfig, make_config, make_vae_config
-from .evaluators import Evaluator, ModelCopies
-from .family import Family
-from .gan_family import GANFamily
-from .gan_step import GANParts, NonFiniteLossError, gan_step
-from .losses import GANLoss, HingeLoss, MinimaxLoss, NonSaturatingLoss, WGANGPLoss, get_loss
-from .run import RUNS, Event, Run, interpolate_latents
-from .vae_family import VAEFamily
-from .vae_step import VAEParts, elbo_terms, vae_step
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Names load on first use (PEP 562): `engine.config` alone (the flags, `--help`) needs no torch.
+_EXPORTS = {
+    **dict.fromkeys(("build_run", "load_run", "train_gan", "train_vae"), "api"),
+    "CheckpointError": "checkpoint",
+    **dict.fromkeys(
+        ("GANConfig", "RunConfig", "VAEConfig", "make_config", "make_vae_config"), "config"
+    ),
+    **dict.fromkeys(("Evaluator", "ModelCopies"), "evaluators"),
+    "Family": "family",
+    "GANFamily": "gan_family",
+    **dict.fromkeys(("GANParts", "NonFiniteLossError", "gan_step"), "gan_step"),
+    **dict.fromkeys(
+        ("GANLoss", "HingeLoss", "MinimaxLoss", "NonSaturatingLoss", "WGANGPLoss", "get_loss"),
+        "losses",
+    ),
+    **dict.fromkeys(("RUNS", "Event", "Run", "interpolate_latents"), "run"),
+    "VAEFamily": "vae_family",
+    **dict.fromkeys(("VAEParts", "elbo_terms", "vae_step"), "vae_step"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:  # a submodule not imported yet: the import system goes on
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "train_gan",

@@ -66,13 +66,9 @@ def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANCon
             f"model must be a registered name ({', '.join(list_models('gan'))}) or a "
             f"(generator, discriminator) pair of nn.Module; got {type(model).__name__}"
         )
-    from ..models import model_family
+    from ..models import check_model_name
 
-    if model in list_models() and model_family(model) != "gan":
-        raise ValueError(
-            f"model {model!r} is a {model_family(model).upper()} model; a GAN needs one of "
-            f"{', '.join(list_models('gan'))} (or train it with gw.train_vae / %vae_train)"
-        )
+    check_model_name(model, "gan")  # names the GAN models only
     if data.kind == "points":
         if model == "dcgan":  # the default: 2-D points need the MLP, not convolutions
             model = "mlp"

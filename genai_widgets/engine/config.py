@@ -16,6 +16,7 @@ every 5 s and at most about twice a second (`run.AUTO_SAMPLE_*`).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -152,15 +153,24 @@ def build_config(cls: type[RunConfig], kwargs: dict[str, Any]) -> Any:
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(kwargs) - valid)
     if unknown:
-        raise TypeError(
-            f"unknown option(s) {', '.join(map(repr, unknown))}; "
-            f"valid options are: {', '.join(sorted(valid))}"
-        )
+        raise TypeError(_unknown_options(cls, unknown, valid))
     if "run_dir" in kwargs and isinstance(kwargs["run_dir"], os.PathLike):
         kwargs = {**kwargs, "run_dir": os.fspath(kwargs["run_dir"])}
     config = cls(**kwargs)
     validate_config(config)
     return config
+
+
+def _unknown_options(cls: type, unknown: list[str], valid: set[str]) -> str:
+    """One line: each unknown key with its likely meaning; all valid keys only when a key
+    resembles none of them (a typo is answered with the option, not a list of 30)."""
+    close = {key: difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6) for key in unknown}
+    guesses = [f"{key!r} (did you mean {close[key][0]!r}?)" for key in unknown if close[key]]
+    others = [repr(key) for key in unknown if not close[key]]
+    text = f"unknown option(s) {', '.join(guesses + others)} for {cls.__name__}"
+    if others:
+        return f"{text}; valid options are: {', '.join(sorted(valid))}"
+    return f"{text}; see help(gw.{cls.__name__}) for all options"
 
 
 def make_config(**kwargs: Any) -> GANConfig:

@@ -44,7 +44,12 @@ from .metrics import MetricSink
 from .output import bind_output_parent, capture_output_parent
 from .quality import quality_warnings
 from .store import RunReader, RunStore
-from .threads import prepare_training_thread, release_openmp_pool, training_thread_idle
+from .threads import (
+    prepare_training_thread,
+    release_openmp_pool,
+    stop_at_exit,
+    training_thread_idle,
+)
 
 STATUSES = ("running", "paused", "finished", "stopped", "failed")
 MAX_SNAPSHOTS = 240  # in memory and on disk; older ones are thinned evenly
@@ -302,6 +307,9 @@ class Run(EncoderMethods):
 
     @property
     def steps_per_second(self) -> float:
+        """Over the recent steps; 0.0 while paused (no steps are made, whatever the last were)."""
+        if self._status == "paused":
+            return 0.0
         window = list(self._rate_window)
         if len(window) < 2 or window[-1][0] <= window[0][0]:
             return 0.0
@@ -309,8 +317,9 @@ class Run(EncoderMethods):
 
     @property
     def eta_seconds(self) -> float | None:
+        """Seconds to `max_steps` at the current rate; None unless running towards one."""
         target, rate = self.max_steps, self.steps_per_second
-        if target is None or rate <= 0:
+        if target is None or rate <= 0 or self._status != "running":
             return None
         return max(0.0, (target - self.step) / rate)
 
@@ -347,6 +356,7 @@ class Run(EncoderMethods):
             )
             self._thread.start()
             self._emit("RunStarted", {"device": str(self.device)})
+        stop_at_exit(self._stop_at_exit)
         self._evaluations.start()
         # This thread ran torch (model build, shape check) and will idle while the trainer
         # works: its idle OpenMP pool would slow every parallel region of the trainer.
@@ -382,6 +392,14 @@ class Run(EncoderMethods):
         with self._cond:
             self._stop_requested = True
             self._cond.notify_all()
+
+    def _stop_at_exit(self, timeout: float) -> None:
+        # A script that ends while this run trains: stop after the step (with a checkpoint)
+        # rather than let the interpreter tear the thread down inside torch (threads.py).
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self.stop()
+        self.wait(timeout)  # the trainer, then its evaluator's last evaluation
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the trainer thread ends or `timeout` passes; returns the status.

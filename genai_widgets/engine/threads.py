@@ -27,6 +27,7 @@ GCC 9, every function here is a cheap no-op.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import os
@@ -34,7 +35,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "release_openmp_pool",
     "foreground_torch",
     "openmp_runtimes",
+    "stop_at_exit",
 ]
 
 _OMP_PAUSE_SOFT = 1  # omp_pause_resource_t: omp_pause_soft (OpenMP 5.0)
@@ -310,3 +312,32 @@ def prepare_training_thread() -> None:
     _install_ipython_hook()
     if openmp_runtimes():
         _start_governor()
+
+
+# --------------------------------------------------------------------------- interpreter exit
+# Our threads are daemons, so a script may end while one is inside torch. At exit CPython
+# (3.8-3.13) ends a daemon thread that wants the GIL back with pthread_exit(), whose forced
+# unwind through torch's C++ frames (noexcept) calls std::terminate: "terminate called without
+# an active exception", exit code 134. atexit callbacks run before that point, while daemon
+# threads still run, so each object that owns such a thread registers how to stop it here.
+EXIT_TIMEOUT_S = 10.0  # per object; past it the process exits as before rather than hang
+_exit_stops: list[weakref.WeakMethod] = []
+
+
+def stop_at_exit(stop: Callable[[float], Any]) -> None:
+    """Have the bound method ``stop(timeout)`` called at interpreter exit, to end (and join)
+    its object's thread before daemon threads are torn down; latest registered first. Held
+    weakly (the object may go before); registering the same method again is a no-op."""
+    with _lock:
+        _exit_stops[:] = [ref for ref in _exit_stops if ref() is not None]
+        if not any(ref() == stop for ref in _exit_stops):
+            _exit_stops.append(weakref.WeakMethod(stop))
+
+
+@atexit.register
+def _stop_threads_at_exit() -> None:
+    with _lock:
+        stops = [stop for ref in reversed(_exit_stops) if (stop := ref()) is not None]
+    for stop in stops:  # widgets' flushers (registered last) before the runs they read
+        with contextlib.suppress(Exception):
+            stop(EXIT_TIMEOUT_S)

@@ -231,7 +231,7 @@ class VAEFamily(Family):
 # ---------------------------------------------------------------------- building
 def build_vae_modules(config: VAEConfig, data: Any) -> tuple[nn.Module, nn.Module]:
     """Registry name or user pair -> (encoder, decoder), seeded by config.seed."""
-    from ..models import get_model, list_models, model_family
+    from ..models import check_model_name, get_model, list_models
 
     model = config.model
     if isinstance(model, (tuple, list)) and len(model) == 2:
@@ -252,11 +252,7 @@ def build_vae_modules(config: VAEConfig, data: Any) -> tuple[nn.Module, nn.Modul
             f"data {data.name!r} is 2-D points; the built-in VAE models are for images "
             f"(digits, mnist, a folder...), or pass your own model=(encoder, decoder)"
         )
-    if model in list_models() and model_family(model) != "vae":
-        raise ValueError(
-            f"model {model!r} is a GAN model; a VAE needs one of {', '.join(list_models('vae'))} "
-            f"(or train it with gw.train_gan / %gan_train)"
-        )
+    check_model_name(model, "vae")  # names the VAE models only
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         encoder, decoder = get_model(

@@ -6,6 +6,7 @@ from . import vae as _vae  # noqa: F401  (registers "conv-vae")
 from ._registry import (
     GANModels,
     VAEModels,
+    check_model_name,
     get_model,
     list_models,
     model_family,
@@ -18,6 +19,7 @@ from .vae import ConvDecoder, ConvEncoder
 __all__ = [
     "GANModels",
     "VAEModels",
+    "check_model_name",
     "get_model",
     "list_models",
     "model_family",

@@ -53,6 +53,30 @@ def model_family(name: str) -> str:
     return _FAMILIES.get(name, "gan")
 
 
+_TRAINERS = {"gan": "gw.train_gan / %gan_train", "vae": "gw.train_vae / %vae_train"}
+_PAIRS = {"gan": "(generator, discriminator)", "vae": "(encoder, decoder)"}
+
+
+def check_model_name(name: str, family: str) -> None:
+    """ValueError unless `name` is a registered model of `family` ("gan" or "vae"), naming
+    that family's models only (and the trainer a model of the other family belongs to)."""
+    own = list_models(family)
+    if name in own:
+        return
+    if name in _BUILDERS:
+        other = model_family(name)
+        raise ValueError(
+            f"model {name!r} is a {other.upper()} model; a {family.upper()} needs one of "
+            f"{', '.join(own)} (or train it with {_TRAINERS.get(other, other)})"
+        )
+    close = difflib.get_close_matches(name, own, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"unknown model {name!r}; the registered {family.upper()} models are: {', '.join(own)}, "
+        f"or pass your own model={_PAIRS.get(family, 'pair of modules')}.{hint}"
+    )
+
+
 def get_model(name: str, **kwargs: Any) -> Any:
     """Build the registered model `name` with the builder's keyword arguments."""
     if not isinstance(name, str):

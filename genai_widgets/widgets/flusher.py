@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..engine.output import bind_output_parent, capture_output_parent
+from ..engine.threads import stop_at_exit
 
 RATE_HZ = 10.0
 TERMINAL = ("finished", "stopped", "failed")
@@ -116,6 +117,7 @@ class Flusher:
                     target=self._loop, name=f"genai-widgets-flusher-{name}", daemon=True
                 )
                 self._thread.start()
+                stop_at_exit(self.stop)  # it may be inside torch when a script ends
 
     def detach(self, widget: FlushTarget) -> None:
         with self._lock:

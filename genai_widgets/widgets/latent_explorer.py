@@ -1,6 +1,7 @@
 """`LatentExplorer`: pick two samples, interpolate between them (lerp / slerp, N frames) and move
 one latent dimension with a slider. Frames come from `run.sample` / `run.interpolate`, which use
-a snapshot of the generator's weights, so training is never paused for them."""
+a snapshot of the generator's weights, so training is never paused for them; they follow the
+training (recomputed at each sample snapshot) unless `explorer_auto` is switched off."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 import traitlets as t
 
 from ..engine import images
+from ..engine.threads import foreground_torch
 from . import static_png
 from ._base import Panel, RunWidget, bundle
 from .flusher import Tick
@@ -79,8 +81,10 @@ class ExplorerPanel(Panel):
     explorer_busy = t.Bool(False).tag(sync=True)
     """bool: frames are being computed."""
 
-    explorer_auto = t.Bool(False).tag(sync=True)
-    """bool: recompute with the newest weights at every sample snapshot (default False: on demand)."""
+    explorer_auto = t.Bool(True).tag(sync=True)
+    """bool: follow training: recompute with the newest weights at every sample snapshot
+    (default True, as the VAE's scatter does); False freezes the frames until an input changes
+    or "Refresh weights" is clicked (the "follow training" checkbox)."""
 
     def _init_panel(self, run: Any) -> None:
         self._explorer_lock = threading.Lock()
@@ -105,7 +109,10 @@ class ExplorerPanel(Panel):
         self._explorer_snapshots = tick.snapshot_count
         self.explorer_busy = True
         try:
-            self._compute_frames(tick.run)
+            # Now that it follows a training run, free this thread's OpenMP pool after each
+            # computation, as the VAE's live views do (see engine/threads.py).
+            with foreground_torch():
+                self._compute_frames(tick.run)
         finally:
             self.explorer_busy = False
 
@@ -150,8 +157,8 @@ class ExplorerPanel(Panel):
 
 
 class LatentExplorer(ExplorerPanel, RunWidget):
-    """Interpolations and single-dimension traversals of a run's latent space, computed on
-    demand from the generator's current weights (training goes on).
+    """Interpolations and single-dimension traversals of a run's latent space, computed from
+    the generator's current weights and recomputed as training goes on (``explorer_auto``).
 
     ``gw.LatentExplorer(run, method="lerp", frames=12)``."""
 

@@ -127,7 +127,10 @@ export function mountControlsPanel(model: Model, el: HTMLElement, errors: ErrorA
     stepText.textContent = maxSteps ? `step ${step} / ${maxSteps}` : `step ${step}`;
     stepText.dataset.step = String(step);
     const rate = Number(model.get("steps_per_second")) || 0;
-    rateText.textContent = `${rate.toFixed(1)} steps/s · ETA ${formatDuration(model.get("eta_seconds"))}`;
+    // A paused run makes no steps: no stale rate and ETA beside the "paused" badge.
+    rateText.textContent = status === "paused" ? "paused"
+      : status === "running" ? `${rate.toFixed(1)} steps/s · ETA ${formatDuration(model.get("eta_seconds"))}`
+        : rate > 0 ? `${rate.toFixed(1)} steps/s` : "";
     progress.classList.toggle("gw-indeterminate", !maxSteps);
     bar.style.width = maxSteps ? `${Math.min(100, (100 * step) / maxSteps)}%` : "100%";
     pause.disabled = status !== "running";

@@ -19,6 +19,7 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
   const value = h("input", { type: "range", min: "-3", max: "3", step: "0.1" });
   const valueLabel = h("span", { class: "gw-muted" });
   const info = h("span", { class: "gw-muted gw-explorer-info" });
+  const follow = h("input", { type: "checkbox", class: "gw-explorer-follow" });
   const hint = h("div", { class: "gw-muted", text: "click a sample to set A, click again for B" });
   let nextPick: "A" | "B" = "A";
 
@@ -38,6 +39,8 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
       }) }),
       h("button", { text: "Refresh weights", title: "recompute with the generator's current weights",
         onclick: errors.guard("refresh", () => model.send({ type: "explorer_refresh" })) }),
+      h("label", { title: "recompute at every sample snapshot; unchecked: frozen" },
+        [follow, " follow training"]),
       h("label", {}, ["method ", method]), h("label", {}, ["frames ", count]), info,
     ]),
     hint, pick,
@@ -68,6 +71,7 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
     placeMark(markA, Number(model.get("start_index")));
     placeMark(markB, Number(model.get("end_index")));
     method.value = model.get("method");
+    follow.checked = Boolean(model.get("explorer_auto"));
     if (document.activeElement !== count) count.value = String(model.get("frames"));
     dimension.max = String(Math.max(0, Number(model.get("latent_dim")) - 1));
     if (document.activeElement !== dimension) dimension.value = String(model.get("dimension"));
@@ -94,6 +98,7 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
     nextPick = nextPick === "A" ? "B" : "A";
   }));
   method.addEventListener("change", errors.guard("method", () => save({ method: method.value })));
+  follow.addEventListener("change", errors.guard("follow", () => save({ explorer_auto: follow.checked })));
   count.addEventListener("change", errors.guard("frames", () => {
     const n = Math.round(Number(count.value));
     if (Number.isFinite(n) && n >= 2 && n <= 32) save({ frames: n });
@@ -109,7 +114,7 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
     valueLabel.textContent = Number(value.value).toFixed(1);
   }));
   for (const name of ["start_index", "end_index", "method", "frames", "dimension",
-    "dimension_value", "latent_dim", "explorer_step", "explorer_busy", "frame_count",
+    "dimension_value", "latent_dim", "explorer_step", "explorer_busy", "explorer_auto", "frame_count",
     "candidate_count", "candidate_columns", "grid_width"]) {
     subs.on(`change:${name}`, errors.guard("explorer", render));
   }

@@ -72,6 +72,7 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
     frames = page.locator(".gw-frames").first
     frames.wait_for(state="visible", timeout=30_000)
     assert frames.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.locator(".gw-explorer-follow").first.is_checked()  # follows training
     screenshot(page, "dashboard-jupyterlab")
 
     # Pause stops the step counter; resume restarts it.
@@ -81,6 +82,7 @@ def test_dashboard_in_jupyterlab(lab_server, browser_page):
     paused_at = number_attribute(page, ".gw-step", "data-step")
     time.sleep(1.5)
     assert number_attribute(page, ".gw-step", "data-step") == paused_at
+    assert page.locator(".gw-rate").first.inner_text() == "paused"  # no stale steps/s or ETA
     screenshot(page, "dashboard-paused")
     page.locator(".gw-resume").first.click()
     page.locator(".gw-status[data-status='running']").first.wait_for(timeout=10_000)

@@ -318,3 +318,25 @@ def test_bad_small_data_settings_are_refused(tiny):
         gw.train_gan(**tiny(augment="flip"))
     with pytest.raises(ValueError, match="ema must be a decay in"):
         gw.train_gan(**tiny(ema=1.5))
+
+
+def test_a_keyword_typo_is_answered_with_the_option_meant():
+    with pytest.raises(TypeError) as info:
+        gw.train_gan(max_step=200)
+    message = str(info.value)
+    assert "'max_step' (did you mean 'max_steps'?)" in message
+    assert "valid options are" not in message  # not the list of 30 for one typo
+    with pytest.raises(TypeError, match=r"'beat' \(did you mean 'beta'\?\) for VAEConfig"):
+        gw.train_vae(beat=2.0)
+
+
+def test_an_unknown_model_name_lists_the_models_of_that_family_only():
+    with pytest.raises(ValueError) as info:
+        gw.train_gan(model="resnet")
+    message = str(info.value)
+    assert "the registered GAN models are: dcgan, mlp" in message
+    assert "conv-vae" not in message
+    with pytest.raises(ValueError) as info:
+        gw.train_vae(model="resnet")
+    assert "the registered VAE models are: conv-vae," in str(info.value)
+    assert "dcgan" not in str(info.value)

@@ -38,10 +38,29 @@ def test_example_is_stored_clean_with_a_kernelspec(path):
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
 
 
+#: CI's length for runs whose notebook leaves `--max-steps` to the environment (the quick
+#: start's own default is a minute of training on a laptop CPU).
+CI_MAX_STEPS = "60"
+
+
+def test_the_quickstart_trains_long_enough_to_show_digits():
+    """Readable digits appeared by step ~670 of the quick start's 16 x 16 model; its default
+    must reach them, and leave the length to $GENAI_WIDGETS_MAX_STEPS (see CI_MAX_STEPS)."""
+    import re
+
+    nb = nbformat.read(EXAMPLES[0], as_version=4)
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    default = re.search(r'os\.environ\.setdefault\("GENAI_WIDGETS_MAX_STEPS", "(\d+)"\)', code)
+    assert default is not None and int(default.group(1)) >= 700
+    train_line = next(line for line in code.splitlines() if line.startswith("%gan_train"))
+    assert "--max-steps" not in train_line  # a flag would win over the environment
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
-def test_example_executes_and_shows_the_dashboard(path, tmp_path):
+def test_example_executes_and_shows_the_dashboard(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENAI_WIDGETS_MAX_STEPS", CI_MAX_STEPS)  # the kernel inherits it
     copy = tmp_path / path.name
     shutil.copy(path, copy)
     nb = nbformat.read(copy, as_version=4)
@@ -58,6 +77,9 @@ def test_example_executes_and_shows_the_dashboard(path, tmp_path):
     assert views, f"no dashboard widget in the outputs of {path.name}"
     assert any("Dashboard(" in out["data"].get("text/plain", "") for out in views)
     assert list((tmp_path / "runs").iterdir()), "the run directory is not under the notebook's cwd"
+    if path == EXAMPLES[0]:  # the quick start took its length from the environment
+        status = next(c for c in nb.cells if c.source.startswith("run.status, run.step"))
+        assert status.outputs[0]["data"]["text/plain"].endswith(f", {CI_MAX_STEPS})")
 
 
 WIDGET_CELLS = ("run.dashboard()", "gw.LossCurve(run)", "gw.SampleGrid(run)")

@@ -232,6 +232,24 @@ def test_latent_explorer_frames_from_current_weights(live_run):
         e.close()
 
 
+def test_latent_explorer_follows_training_unless_frozen(live_run):
+    e = gw.LatentExplorer(live_run, frames=3, candidate_count=4)
+    try:
+        assert e.explorer_auto is True  # not stuck at "weights at step 0" until Refresh
+        wait_until(lambda: e.explorer_step >= 0, 20, f"first frames ({e.widget_error!r})")
+        first = e.explorer_step
+        wait_until(lambda: e.explorer_step > first, 30, "frames from newer weights, unasked")
+        e.set_state({"explorer_auto": False})  # the "follow training" checkbox, unchecked
+        time.sleep(3 / 10)  # a tick already computing finishes
+        wait_until(lambda: not e.explorer_busy, 10, "idle")
+        frozen, snapshots = e.explorer_step, live_run.snapshot_count
+        wait_until(lambda: live_run.snapshot_count >= snapshots + 2, 30, "two more snapshots")
+        time.sleep(3 / 10)
+        assert e.explorer_step == frozen
+    finally:
+        e.close()
+
+
 # ------------------------------------------------------------------ controls
 @pytest.mark.parametrize(
     ("field", "text", "needle"),
@@ -311,6 +329,26 @@ def test_standalone_controls_pause_resume_and_refuse_bad_values(live_run):
         wait_until(lambda: c.status == "running", 5, "running status")
     finally:
         c.close()
+
+
+def test_a_paused_run_shows_no_rate_and_no_eta(tmp_path):
+    run = gw.train_gan(
+        data="digits", image_size=16, width=8, batch_size=16, latent_dim=8, device="cpu",
+        max_steps=100_000, run_dir=tmp_path / "r",
+    )  # fmt: skip
+    c = gw.Controls(run)
+    try:
+        wait_until(lambda: c.steps_per_second > 0 and c.eta_seconds is not None, 30, "a rate")
+        run.pause()
+        wait_until(lambda: c.status == "paused", 5, "paused status")
+        assert run.steps_per_second == 0.0 and run.eta_seconds is None
+        assert c.steps_per_second == 0.0 and c.eta_seconds is None
+        run.resume()
+        wait_until(lambda: c.steps_per_second > 0 and c.eta_seconds is not None, 30, "rate again")
+    finally:
+        c.close()
+        run.stop()
+        run.wait(30)
 
 
 def test_status_progress_message_and_traceback_are_shown(stub_run):
