@@ -21,8 +21,10 @@ from .config import (
     make_config,
     resolve_defaults,
 )
-from .family import probe_latent_layout
+from .family import NoWeights, probe_latent_layout
+from .gan_family import GANFamily
 from .run import RUNS, Run, _default_name, resolve_device
+from .store import RunReader
 from .vae_family import VAEFamily, build_vae_modules, probe_vae
 
 
@@ -306,9 +308,15 @@ def load_run(
     device: str | None = None,
     checkpoint: str | os.PathLike | None = None,
 ) -> Run:
-    """Open a run directory at its latest checkpoint. The run is "stopped"; `resume()`
+    """Open a run directory at its latest checkpoint. The run's status is how it ended
+    ("finished", "failed", or "stopped": stopped, or its process was killed); `resume()`
     continues training from the saved step with optimizer, RNG and data position restored.
     The family (GAN, VAE) comes from the directory's `config.json`.
+
+    A run whose process wrote no checkpoint before it ended opens too, as a read-only view
+    (`run.has_weights` is False): history, evaluations, snapshots, events and the dashboard
+    work; `resume()`, `sample()` and the like raise a RuntimeError saying why there are no
+    weights. Its modules are not built.
 
     Runs trained on your own modules or data objects need them again: `model=(generator,
     discriminator)` or `model=(encoder, decoder)` (same architecture) and `data=...` to
@@ -324,9 +332,7 @@ def load_run(
     config_class = CONFIGS[family]
     ckpt_path = Path(checkpoint) if checkpoint else (list_checkpoints(run_dir) or [None])[-1]
     if ckpt_path is None:
-        raise FileNotFoundError(
-            f"{run_dir} has no checkpoint yet (the run saved none before it ended)"
-        )
+        return _open_without_weights(run_dir, saved, config_class, device)
     state = load_checkpoint(ckpt_path)
 
     def restored(key: str, given: Any) -> Any:
@@ -427,6 +433,40 @@ def _load_vae_run(config: VAEConfig, state: dict[str, Any], run_dir: Path, has_d
         device=torch_device,
         run_dir=run_dir,
         checkpoint=state,
+    )
+
+
+def _open_without_weights(
+    run_dir: Path, saved: dict[str, Any], config_class: type[RunConfig], device: str | None
+) -> Run:
+    """A run directory with no checkpoint (its process died before the first one): the
+    store's history, snapshots, evaluations and events, without building any module."""
+    family_class = VAEFamily if config_class is VAEConfig else GANFamily
+    reader = RunReader(run_dir)  # FileNotFoundError when the directory has no store either
+    try:
+        meta = reader.meta()
+        columns = reader.columns("metrics")
+        last_step = reader.last_step()
+    finally:
+        reader.close()
+    fields = dict(saved, run_dir=str(run_dir))
+    config = build_config(config_class, fields)
+    name = config.name or run_dir.name
+    reason = (
+        f"run {name!r} has no weights to train or sample from: no checkpoint was written "
+        f"before its process ended (metrics exist up to step {last_step})"
+    )
+    metric_names = tuple(c for c in columns if c not in ("step", "time", "lr"))
+    latent_shape = tuple(meta.get("latent_shape") or (config.latent_dim,))
+    # Nothing runs on a device: the CPU, unless one is asked for.
+    torch_device = resolve_device(device) if device else torch.device("cpu")
+    return Run(
+        config,
+        family=NoWeights(family_class, metric_names, latent_shape, reason),
+        data_source=None,
+        device=torch_device,
+        run_dir=run_dir,
+        reopen=True,
     )
 
 

@@ -385,7 +385,7 @@ def test_vae_resume_continues_bit_for_bit(tiny_vae):
     path = first.save()
     assert '"family": "vae"' in (path / "config.json").read_text()
     loaded = gw.load_run(path)  # the family comes from config.json
-    assert isinstance(loaded.family, VAEFamily) and loaded.status == "stopped"
+    assert isinstance(loaded.family, VAEFamily) and loaded.status == "finished"
     assert loaded.step == 10 and loaded.snapshot_count == first.snapshot_count
     assert torch.equal(loaded.held_out.tensor, first.held_out.tensor)  # the same split
     assert np.array_equal(loaded.history["elbo"], first.history["elbo"])
