@@ -54,9 +54,7 @@ class RunConfig:
     sample_every: int = 50  # steps between fixed-noise sample snapshots
     n_samples: int = 64  # fixed-noise samples per snapshot (the grid)
     checkpoint_every: int = 500  # steps between checkpoints (0: only on save/stop)
-    checkpoint_every_seconds: float = (
-        60.0  # seconds between checkpoints, if sooner than by steps (0: off)
-    )
+    checkpoint_every_seconds: float = 60.0  # seconds between checkpoints, if sooner (0: off)
     log_every: int = 1  # steps between metric rows written to the store
 
     def replace(self, **changes: Any) -> RunConfig:
