@@ -313,14 +313,14 @@ def load_run(
     continues training from the saved step with optimizer, RNG and data position restored.
     The family (GAN, VAE) comes from the directory's `config.json`.
 
-    A run whose process wrote no checkpoint before it ended opens too, as a read-only view
-    (`run.has_weights` is False): history, evaluations, snapshots, events and the dashboard
-    work; `resume()`, `sample()` and the like raise a RuntimeError saying why there are no
-    weights. Its modules are not built.
-
     Runs trained on your own modules or data objects need them again: `model=(generator,
     discriminator)` or `model=(encoder, decoder)` (same architecture) and `data=...` to
-    continue training."""
+    continue training.
+
+    A run whose process wrote no checkpoint before it ended, or one on your own modules
+    opened without them, opens as a read-only view (`run.has_weights` is False): history,
+    evaluations, snapshots, events and the dashboard work; `resume()`, `sample()` and the
+    like raise a RuntimeError saying why there are no weights. No module is built."""
     run_dir = Path(path)
     config_file = run_dir / "config.json"
     if not config_file.exists():
@@ -333,7 +333,6 @@ def load_run(
     ckpt_path = Path(checkpoint) if checkpoint else (list_checkpoints(run_dir) or [None])[-1]
     if ckpt_path is None:
         return _open_without_weights(run_dir, saved, config_class, device)
-    state = load_checkpoint(ckpt_path)
 
     def restored(key: str, given: Any) -> Any:
         if given is not None:
@@ -345,12 +344,18 @@ def load_run(
 
     data_arg = restored("data", data)
     model_arg = restored("model", model)
-    if model_arg is None:
+    if model_arg is None:  # its weights need the user's modules: a view until they are given
         pair = "encoder, decoder" if family == "vae" else "generator, discriminator"
-        raise ValueError(
-            f"this run was trained on your own modules ({saved.get('model')}); pass them again: "
-            f"gw.load_run({str(run_dir)!r}, model=({pair}))"
+        return _open_without_weights(
+            run_dir,
+            saved,
+            config_class,
+            device,
+            why=f"it was trained on your own modules ({saved.get('model')}); to train or "
+            f"sample, pass them again: gw.load_run({str(run_dir)!r}, model=({pair}))",
+            summary="read-only: the run's own modules were not given (model=)",
         )
+    state = load_checkpoint(ckpt_path)
     fields = {k: v for k, v in saved.items() if k not in ("data", "model")}
     fields.update(state.get("settings", {}))
     fields.update(run_dir=str(run_dir), device=device or saved.get("device", "auto"))
@@ -437,10 +442,16 @@ def _load_vae_run(config: VAEConfig, state: dict[str, Any], run_dir: Path, has_d
 
 
 def _open_without_weights(
-    run_dir: Path, saved: dict[str, Any], config_class: type[RunConfig], device: str | None
+    run_dir: Path,
+    saved: dict[str, Any],
+    config_class: type[RunConfig],
+    device: str | None,
+    why: str | None = None,
+    summary: str | None = None,
 ) -> Run:
-    """A run directory with no checkpoint (its process died before the first one): the
-    store's history, snapshots, evaluations and events, without building any module."""
+    """A view of a run directory without weights: the store's history, snapshots,
+    evaluations and events, without building any module. By default for a run with no
+    checkpoint (its process died before the first one); `why` / `summary` say otherwise."""
     family_class = VAEFamily if config_class is VAEConfig else GANFamily
     reader = RunReader(run_dir)  # FileNotFoundError when the directory has no store either
     try:
@@ -452,17 +463,18 @@ def _open_without_weights(
     fields = dict(saved, run_dir=str(run_dir))
     config = build_config(config_class, fields)
     name = config.name or run_dir.name
-    reason = (
-        f"run {name!r} has no weights to train or sample from: no checkpoint was written "
-        f"before its process ended (metrics exist up to step {last_step})"
+    why = why or (
+        f"no checkpoint was written before its process ended (metrics exist up to step {last_step})"
     )
+    reason = f"run {name!r} has no weights to train or sample from: {why}"
+    summary = summary or f"read-only: no checkpoint was written (metrics up to step {last_step})"
     metric_names = tuple(c for c in columns if c not in ("step", "time", "lr"))
     latent_shape = tuple(meta.get("latent_shape") or (config.latent_dim,))
     # Nothing runs on a device: the CPU, unless one is asked for.
     torch_device = resolve_device(device) if device else torch.device("cpu")
     return Run(
         config,
-        family=NoWeights(family_class, metric_names, latent_shape, reason),
+        family=NoWeights(family_class, metric_names, latent_shape, reason, summary),
         data_source=None,
         device=torch_device,
         run_dir=run_dir,

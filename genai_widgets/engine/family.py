@@ -123,10 +123,11 @@ def probe_latent_layout(
 
 class NoWeights(Family):
     """Stands in for the family of a run opened without weights (`gw.load_run` on a run
-    directory whose process wrote no checkpoint before it ended): its history, snapshots,
-    evaluations and events are shown from the store, and everything that needs the modules
-    (training, sampling, saving) raises one RuntimeError saying why there are none. The real
-    family's modules are never built for it."""
+    directory whose process wrote no checkpoint before it ended, or of a run on the user's
+    own modules opened without them): its history, snapshots, evaluations and events are
+    shown from the store, and everything that needs the modules (training, sampling,
+    saving) raises one RuntimeError saying why there are none. The real family's modules
+    are never built for it."""
 
     def __init__(
         self,
@@ -134,13 +135,15 @@ class NoWeights(Family):
         metric_names: tuple[str, ...],
         latent_shape: tuple[int, ...],
         reason: str,
+        summary: str | None = None,
     ):
         self.name = family.name  # type: ignore[misc]
         self.module_names = family.module_names  # type: ignore[misc]
         self.decoder_name = family.decoder_name  # type: ignore[misc]
         self.metric_names = tuple(metric_names)
         self.latent_shape = tuple(latent_shape)
-        self.reason = reason
+        self.reason = reason  # what raises: one line, says why and what to do
+        self.summary = summary or reason  # the run's message: what the view is
 
     def _missing(self) -> RuntimeError:
         return RuntimeError(self.reason)

@@ -702,7 +702,7 @@ class Run(EncoderMethods):
         without a word (killed, crashed), or if the store predates events."""
         kind = last["kind"] if last is not None else None
         if kind == "RunFinished" and last is not None and int(last["step"]) == self.step:
-            return "finished", None
+            return "finished", None if self.has_weights else self.family.summary  # type: ignore[attr-defined]
         notes = []
         if kind == "RunFailed" and last is not None:
             error = (last.get("data") or {}).get("error")
@@ -710,9 +710,7 @@ class Run(EncoderMethods):
         elif kind == "RunStarted":
             notes.append(f"its process ended without stopping it (killed?) after step {last_step}")
         if not self.has_weights:
-            notes.insert(
-                0, f"read-only: no checkpoint was written (metrics up to step {last_step})"
-            )
+            notes.insert(0, self.family.summary)  # type: ignore[attr-defined]
         elif last_step > self.step:
             notes.append(f"reopened at the checkpoint of step {self.step}")
         return ("failed" if kind == "RunFailed" else "stopped"), "; ".join(notes) or None

@@ -255,10 +255,13 @@ def test_user_modules_must_be_passed_again(tiny):
     disc = nn.Sequential(nn.Flatten(), nn.Linear(256, 1))
     run = gw.train_gan(**dict(tiny(max_steps=3), model=(gen, disc)))
     run.wait(30)
-    with pytest.raises(ValueError, match="model=\\(generator, discriminator\\)"):
-        gw.load_run(run.run_dir)
+    view = gw.load_run(run.run_dir)  # opens without them: its curves, read-only
+    assert not view.has_weights and view.status == "finished" and len(view.history["step"]) == 3
+    assert "modules were not given" in view.message
+    with pytest.raises(RuntimeError, match="model=\\(generator, discriminator\\)"):
+        view.resume()
     loaded = gw.load_run(run.run_dir, model=(gen, disc))
-    assert loaded.step == 3
+    assert loaded.step == 3 and loaded.has_weights
 
 
 def test_finished_run_holds_no_writer_thread(tiny, wait_until):
