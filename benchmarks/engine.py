@@ -6,6 +6,10 @@ Variants (identical DCGAN, batch source, optimizer and loss):
   engine  gw.train_gan(...) headless: the background Run thread with everything it does
           (metrics, store, snapshots, time checkpoints: every --checkpoint-every-seconds,
           60 s by default as in RunConfig; step checkpoints off)
+  engine_no_checkpoints
+          the same with time checkpoints off (checkpoint_every_seconds=0): engine /
+          engine_no_checkpoints is what the time checkpoints cost, and both arms share the
+          engine's thread handling, so machine load moves them alike
 
 Prints JSON: steps/s per variant per round, per-round ratios, and their medians.
     python benchmarks/engine.py [--rounds 5] [--steps 40] [--device cpu]
@@ -90,7 +94,7 @@ def in_thread(fn, *a) -> float:
 
 
 def engine_run(
-    steps: int, warmup: int, args, device: torch.device, root: str, k: int
+    steps: int, warmup: int, args, device: torch.device, root: str, k: str, every_seconds: float
 ) -> tuple[float, dict[str, float]]:
     run = gw.train_gan(
         data="digits",
@@ -105,7 +109,7 @@ def engine_run(
         run_dir=f"{root}/engine{k}",
         sample_every=args.sample_every,
         checkpoint_every=0,
-        checkpoint_every_seconds=args.checkpoint_every_seconds,
+        checkpoint_every_seconds=every_seconds,
         # The same computation as the plain loop: the small-data defaults (DiffAugment, R1,
         # the generator average) are extra work that the engine's own cost must not hide in.
         augment="none",
@@ -157,21 +161,30 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root, contextlib.redirect_stdout(sys.stderr):
         for r in range(args.rounds):
             # Rotate the order so drift in machine load does not favour one variant.
-            order = ["main", "thread", "engine"][r % 3 :] + ["main", "thread", "engine"][: r % 3]
+            arms = ["main", "thread", "engine", "engine_no_checkpoints"]
+            order = arms[r % len(arms) :] + arms[: r % len(arms)]
             result: dict[str, float] = {}
             for name in order:
                 if name == "main":
                     result[name] = plain_loop(args.steps, args.warmup, args, device)
                 elif name == "thread":
                     result[name] = in_thread(plain_loop, args.steps, args.warmup, args, device)
-                else:
+                elif name == "engine":
+                    every = args.checkpoint_every_seconds
                     result[name], checkpoints = engine_run(
-                        args.steps, args.warmup, args, device, root, r
+                        args.steps, args.warmup, args, device, root, f"{r}", every
                     )
                     result.update(checkpoints)
+                else:
+                    result[name], _ = engine_run(
+                        args.steps, args.warmup, args, device, root, f"{r}-off", 0.0
+                    )
             result["engine_vs_main"] = result["engine"] / result["main"]
             result["engine_vs_thread"] = result["engine"] / result["thread"]
             result["thread_vs_main"] = result["thread"] / result["main"]
+            result["engine_vs_engine_no_checkpoints"] = (
+                result["engine"] / result["engine_no_checkpoints"]
+            )
             rounds.append(result)
     summary = {
         k: statistics.median(r[k] for r in rounds)
@@ -179,12 +192,15 @@ def main() -> None:
             "main",
             "thread",
             "engine",
+            "engine_no_checkpoints",
             "engine_vs_main",
             "engine_vs_thread",
             "thread_vs_main",
+            "engine_vs_engine_no_checkpoints",
         )
     }
     ratios = ("engine_vs_main", "engine_vs_thread", "thread_vs_main")
+    ratios += ("engine_vs_engine_no_checkpoints",)
     interval = {k: bootstrap_median_ci([r[k] for r in rounds]) for k in ratios}
     print(
         json.dumps(
