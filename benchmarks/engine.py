@@ -4,10 +4,18 @@ Variants (identical DCGAN, batch source, optimizer and loss):
   main    the plain loop on the main thread: what a user would otherwise run (the baseline)
   thread  the same plain loop in a plain Python thread
   engine  gw.train_gan(...) headless: the background Run thread with everything it does
-          (metrics, store, snapshots, checkpoints)
+          (metrics, store, snapshots, time checkpoints: every --checkpoint-every-seconds,
+          60 s by default as in RunConfig; step checkpoints off)
+  engine_no_checkpoints
+          the same with time checkpoints off (checkpoint_every_seconds=0): engine /
+          engine_no_checkpoints is what the time checkpoints cost, and both arms share the
+          engine's thread handling, so machine load moves them alike
 
 Prints JSON: steps/s per variant per round, per-round ratios, and their medians.
     python benchmarks/engine.py [--rounds 5] [--steps 40] [--device cpu]
+                                [--checkpoint-every-seconds 60]
+Each engine round also reports the checkpoints written inside its timed steps and the mean
+seconds one took (from the run's CheckpointSaved events).
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -83,7 +93,9 @@ def in_thread(fn, *a) -> float:
     return out[0]
 
 
-def engine_run(steps: int, warmup: int, args, device: torch.device, root: str, k: int) -> float:
+def engine_run(
+    steps: int, warmup: int, args, device: torch.device, root: str, k: str, every_seconds: float
+) -> tuple[float, dict[str, float]]:
     run = gw.train_gan(
         data="digits",
         model="dcgan",
@@ -97,6 +109,7 @@ def engine_run(steps: int, warmup: int, args, device: torch.device, root: str, k
         run_dir=f"{root}/engine{k}",
         sample_every=args.sample_every,
         checkpoint_every=0,
+        checkpoint_every_seconds=every_seconds,
         # The same computation as the plain loop: the small-data defaults (DiffAugment, R1,
         # the generator average) are extra work that the engine's own cost must not hide in.
         augment="none",
@@ -105,7 +118,24 @@ def engine_run(steps: int, warmup: int, args, device: torch.device, root: str, k
     )
     run.wait()  # the main thread idles, as it does in a kernel between cells
     t = run.history["time"]  # per-step wall-clock stamps written by the trainer itself
-    return steps / (t[warmup + steps - 1] - t[warmup - 1])
+    # Checkpoints written inside the timed steps (not the final one after the last step).
+    saved = [
+        e.data
+        for e in run.events_since(0)[1]
+        if e.kind == "CheckpointSaved" and warmup < e.data["step"] < warmup + steps
+    ]
+    checkpoints = {
+        "checkpoints": len(saved),
+        "checkpoint_seconds": statistics.mean(d["seconds"] for d in saved) if saved else 0.0,
+    }
+    return steps / (t[warmup + steps - 1] - t[warmup - 1]), checkpoints
+
+
+def bootstrap_median_ci(values: list[float], n: int = 10000, seed: int = 0) -> list[float]:
+    """95% percentile-bootstrap interval of the median of `values`."""
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(n))
+    return [medians[int(0.025 * n)], medians[int(0.975 * n) - 1]]
 
 
 def main() -> None:
@@ -121,26 +151,40 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--sample-every", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every-seconds", type=float, default=60.0)
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
     device = torch.device(args.device)
+    load_at_start = os.getloadavg()
     rounds = []
     # The engine prints a one-line summary per run; keep stdout for the JSON alone.
     with tempfile.TemporaryDirectory() as root, contextlib.redirect_stdout(sys.stderr):
         for r in range(args.rounds):
             # Rotate the order so drift in machine load does not favour one variant.
-            order = ["main", "thread", "engine"][r % 3 :] + ["main", "thread", "engine"][: r % 3]
+            arms = ["main", "thread", "engine", "engine_no_checkpoints"]
+            order = arms[r % len(arms) :] + arms[: r % len(arms)]
             result: dict[str, float] = {}
             for name in order:
                 if name == "main":
                     result[name] = plain_loop(args.steps, args.warmup, args, device)
                 elif name == "thread":
                     result[name] = in_thread(plain_loop, args.steps, args.warmup, args, device)
+                elif name == "engine":
+                    every = args.checkpoint_every_seconds
+                    result[name], checkpoints = engine_run(
+                        args.steps, args.warmup, args, device, root, f"{r}", every
+                    )
+                    result.update(checkpoints)
                 else:
-                    result[name] = engine_run(args.steps, args.warmup, args, device, root, r)
+                    result[name], _ = engine_run(
+                        args.steps, args.warmup, args, device, root, f"{r}-off", 0.0
+                    )
             result["engine_vs_main"] = result["engine"] / result["main"]
             result["engine_vs_thread"] = result["engine"] / result["thread"]
             result["thread_vs_main"] = result["thread"] / result["main"]
+            result["engine_vs_engine_no_checkpoints"] = (
+                result["engine"] / result["engine_no_checkpoints"]
+            )
             rounds.append(result)
     summary = {
         k: statistics.median(r[k] for r in rounds)
@@ -148,11 +192,16 @@ def main() -> None:
             "main",
             "thread",
             "engine",
+            "engine_no_checkpoints",
             "engine_vs_main",
             "engine_vs_thread",
             "thread_vs_main",
+            "engine_vs_engine_no_checkpoints",
         )
     }
+    ratios = ("engine_vs_main", "engine_vs_thread", "thread_vs_main")
+    ratios += ("engine_vs_engine_no_checkpoints",)
+    interval = {k: bootstrap_median_ci([r[k] for r in rounds]) for k in ratios}
     print(
         json.dumps(
             {
@@ -162,7 +211,10 @@ def main() -> None:
                 "torch": torch.__version__,
                 "machine": platform.machine(),
                 "settings": vars(args),
+                "load_average_at_start": load_at_start,
+                "load_average_at_end": os.getloadavg(),
                 "median": summary,
+                "median_ci95_bootstrap": interval,
                 "rounds": rounds,
             },
             indent=2,

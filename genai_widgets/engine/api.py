@@ -21,8 +21,10 @@ from .config import (
     make_config,
     resolve_defaults,
 )
-from .family import probe_latent_layout
+from .family import NoWeights, probe_latent_layout
+from .gan_family import GANFamily
 from .run import RUNS, Run, _default_name, resolve_device
+from .store import RunReader
 from .vae_family import VAEFamily, build_vae_modules, probe_vae
 
 
@@ -317,13 +319,19 @@ def load_run(
     device: str | None = None,
     checkpoint: str | os.PathLike | None = None,
 ) -> Run:
-    """Open a run directory at its latest checkpoint. The run is "stopped"; `resume()`
+    """Open a run directory at its latest checkpoint. The run's status is how it ended
+    ("finished", "failed", or "stopped": stopped, or its process was killed); `resume()`
     continues training from the saved step with optimizer, RNG and data position restored.
     The family (GAN, VAE) comes from the directory's `config.json`.
 
     Runs trained on your own modules or data objects need them again: `model=(generator,
     discriminator)` or `model=(encoder, decoder)` (same architecture) and `data=...` to
-    continue training."""
+    continue training.
+
+    A run whose process wrote no checkpoint before it ended, or one on your own modules
+    opened without them, opens as a read-only view (`run.has_weights` is False): history,
+    evaluations, snapshots, events and the dashboard work; `resume()`, `sample()` and the
+    like raise a RuntimeError saying why there are no weights. No module is built."""
     run_dir = Path(path)
     config_file = run_dir / "config.json"
     if not config_file.exists():
@@ -335,10 +343,7 @@ def load_run(
     config_class = CONFIGS[family]
     ckpt_path = Path(checkpoint) if checkpoint else (list_checkpoints(run_dir) or [None])[-1]
     if ckpt_path is None:
-        raise FileNotFoundError(
-            f"{run_dir} has no checkpoint yet (the run saved none before it ended)"
-        )
-    state = load_checkpoint(ckpt_path)
+        return _open_without_weights(run_dir, saved, config_class, device)
 
     def restored(key: str, given: Any) -> Any:
         if given is not None:
@@ -350,12 +355,18 @@ def load_run(
 
     data_arg = restored("data", data)
     model_arg = restored("model", model)
-    if model_arg is None:
+    if model_arg is None:  # its weights need the user's modules: a view until they are given
         pair = "encoder, decoder" if family == "vae" else "generator, discriminator"
-        raise ValueError(
-            f"this run was trained on your own modules ({saved.get('model')}); pass them again: "
-            f"gw.load_run({str(run_dir)!r}, model=({pair}))"
+        return _open_without_weights(
+            run_dir,
+            saved,
+            config_class,
+            device,
+            why=f"it was trained on your own modules ({saved.get('model')}); to train or "
+            f"sample, pass them again: gw.load_run({str(run_dir)!r}, model=({pair}))",
+            summary="read-only: the run's own modules were not given (model=)",
         )
+    state = load_checkpoint(ckpt_path)
     fields = {k: v for k, v in saved.items() if k not in ("data", "model")}
     fields.update(state.get("settings", {}))
     fields.update(run_dir=str(run_dir), device=device or saved.get("device", "auto"))
@@ -438,6 +449,47 @@ def _load_vae_run(config: VAEConfig, state: dict[str, Any], run_dir: Path, has_d
         device=torch_device,
         run_dir=run_dir,
         checkpoint=state,
+    )
+
+
+def _open_without_weights(
+    run_dir: Path,
+    saved: dict[str, Any],
+    config_class: type[RunConfig],
+    device: str | None,
+    why: str | None = None,
+    summary: str | None = None,
+) -> Run:
+    """A view of a run directory without weights: the store's history, snapshots,
+    evaluations and events, without building any module. By default for a run with no
+    checkpoint (its process died before the first one); `why` / `summary` say otherwise."""
+    family_class = VAEFamily if config_class is VAEConfig else GANFamily
+    reader = RunReader(run_dir)  # FileNotFoundError when the directory has no store either
+    try:
+        meta = reader.meta()
+        columns = reader.columns("metrics")
+        last_step = reader.last_step()
+    finally:
+        reader.close()
+    fields = dict(saved, run_dir=str(run_dir))
+    config = build_config(config_class, fields)
+    name = config.name or run_dir.name
+    why = why or (
+        f"no checkpoint was written before its process ended (metrics exist up to step {last_step})"
+    )
+    reason = f"run {name!r} has no weights to train or sample from: {why}"
+    summary = summary or f"read-only: no checkpoint was written (metrics up to step {last_step})"
+    metric_names = tuple(c for c in columns if c not in ("step", "time", "lr"))
+    latent_shape = tuple(meta.get("latent_shape") or (config.latent_dim,))
+    # Nothing runs on a device: the CPU, unless one is asked for.
+    torch_device = resolve_device(device) if device else torch.device("cpu")
+    return Run(
+        config,
+        family=NoWeights(family_class, metric_names, latent_shape, reason, summary),
+        data_source=None,
+        device=torch_device,
+        run_dir=run_dir,
+        reopen=True,
     )
 
 

@@ -58,6 +58,7 @@ class RunConfig:
     sample_every: int | None = None  # steps between fixed-noise snapshots; None: 50, 0.5-5 s apart
     n_samples: int = 64  # fixed-noise samples per snapshot (the grid)
     checkpoint_every: int = 500  # steps between checkpoints (0: only on save/stop)
+    checkpoint_every_seconds: float = 60.0  # seconds between checkpoints, if sooner (0: off)
     log_every: int = 1  # steps between metric rows written to the store
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -276,6 +277,7 @@ def validate_config(c: RunConfig, *, resolved: bool = False) -> None:
     _positive_int("sample_every", c.sample_every, allow_none=True)  # None: by steps and time
     _positive_int("n_samples", c.n_samples)
     _positive_int("checkpoint_every", c.checkpoint_every, minimum=0)
+    _finite_non_negative("checkpoint_every_seconds", c.checkpoint_every_seconds)
     _positive_int("log_every", c.log_every)
     if c.name is not None and not isinstance(c.name, str):
         raise ValueError(f"name must be a string, got {type(c.name).__name__}")

@@ -119,3 +119,59 @@ def probe_latent_layout(
     raise ValueError(
         f"the {role} rejected z of shape (N, {d}) and (N, {d}, 1, 1) (latent_dim={d}): {errors[0]}"
     )
+
+
+class NoWeights(Family):
+    """Stands in for the family of a run opened without weights (`gw.load_run` on a run
+    directory whose process wrote no checkpoint before it ended, or of a run on the user's
+    own modules opened without them): its history, snapshots, evaluations and events are
+    shown from the store, and everything that needs the modules (training, sampling,
+    saving) raises one RuntimeError saying why there are none. The real family's modules
+    are never built for it."""
+
+    def __init__(
+        self,
+        family: type[Family],
+        metric_names: tuple[str, ...],
+        latent_shape: tuple[int, ...],
+        reason: str,
+        summary: str | None = None,
+    ):
+        self.name = family.name  # type: ignore[misc]
+        self.module_names = family.module_names  # type: ignore[misc]
+        self.decoder_name = family.decoder_name  # type: ignore[misc]
+        self.metric_names = tuple(metric_names)
+        self.latent_shape = tuple(latent_shape)
+        self.reason = reason  # what raises: one line, says why and what to do
+        self.summary = summary or reason  # the run's message: what the view is
+
+    def _missing(self) -> RuntimeError:
+        return RuntimeError(self.reason)
+
+    def step(
+        self,
+        next_batch: Callable[[], Tensor],
+        settings: dict[str, Any],
+        step: int,
+        *,
+        check_finite: bool,
+    ) -> Tensor:
+        raise self._missing()
+
+    def apply_settings(self, settings: dict[str, Any]) -> None:
+        pass  # nothing to apply them to; `Run.set` still records them
+
+    def state_dict(self) -> dict[str, Any]:
+        raise self._missing()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        raise self._missing()
+
+    def modules(self) -> dict[str, nn.Module]:
+        raise self._missing()
+
+    def inference_modules(self) -> dict[str, nn.Module]:
+        raise self._missing()
+
+    def result(self) -> Any:
+        raise self._missing()

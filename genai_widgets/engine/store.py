@@ -254,11 +254,34 @@ class RunReader:
             for r in self._conn.execute(q + " ORDER BY step", args)
         ]
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(
+        self, last: int | None = None, kinds: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Events in the order they happened: all, or the `last` so many (of `kinds` only)."""
+        where, args = "", ()
+        if kinds is not None:
+            kinds = tuple(kinds)
+            where = f" WHERE kind IN ({', '.join('?' for _ in kinds)})"
+            args = kinds
+        q = f"SELECT rowid, time, step, kind, data FROM events{where} ORDER BY rowid DESC"
+        if last is not None:
+            q += f" LIMIT {int(last)}"
+        rows = self._conn.execute(q, args).fetchall()
         return [
             {"time": t, "step": s, "kind": k, "data": json.loads(d)}
-            for t, s, k, d in self._conn.execute("SELECT * FROM events ORDER BY rowid")
+            for _, t, s, k, d in reversed(rows)
         ]
+
+    def columns(self, table: str = "metrics") -> list[str]:
+        """The columns of `table` ("metrics", "evaluations") in the order they were added."""
+        if table not in ("metrics", "evaluations"):
+            raise ValueError(f"table must be 'metrics' or 'evaluations', got {table!r}")
+        return [row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")]
+
+    def last_step(self) -> int:
+        """The highest step with a metric row (0: none)."""
+        (step,) = self._conn.execute("SELECT MAX(step) FROM metrics").fetchone()
+        return int(step or 0)
 
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}

@@ -100,6 +100,8 @@ class ExplorerPanel(Panel):
     def _flush_panel(self, tick: Tick) -> None:
         if getattr(self, "data_space_enabled", False):  # a Dashboard of 2-D points: not shown
             return
+        if not getattr(tick.run, "has_weights", True):  # a run reopened without a checkpoint
+            return
         with self._explorer_lock:
             dirty, self._explorer_dirty = self._explorer_dirty, False
         if self.explorer_auto and tick.snapshot_count != self._explorer_snapshots:
@@ -149,6 +151,9 @@ class ExplorerPanel(Panel):
             static_png.png_image(self.frames_png, width),
         ]
         if not any(parts):
+            if not getattr(self.run, "has_weights", True):
+                text = "latent explorer: no weights (no checkpoint was written)"
+                return static_png.text_line(text, width, "#666")
             return static_png.text_line("latent explorer: no frames yet", width, "#666")
         return static_png.caption(
             static_png.vstack(parts),

@@ -24,7 +24,7 @@ def test_resume_continues_exactly_where_it_stopped(tiny):
     assert straight.wait(60) == "finished" and first.wait(60) == "finished"
     path = first.save()
     loaded = gw.load_run(path)
-    assert loaded.status == "stopped" and loaded.step == 10
+    assert loaded.status == "finished" and loaded.step == 10  # as it ended, from the store
     assert np.array_equal(loaded.history["loss_d"], first.history["loss_d"])
     assert loaded.snapshot_count == first.snapshot_count
     loaded.set(max_steps=20)
@@ -98,6 +98,120 @@ def test_sigkill_loses_at_most_the_steps_since_the_last_checkpoint(tmp_path):
     assert run.step == saved_step + 3
 
 
+# Two runs in one process, SIGKILLed before either reaches a step-based checkpoint: "none"
+# keeps the default time checkpoints (60 s: none yet when it dies), "timed" writes one every
+# second. The parent kills the process as soon as "timed" has a checkpoint on disk.
+KILL_BEFORE_CHECKPOINT = textwrap.dedent(
+    """
+    import sys, time
+    import genai_widgets as gw
+    tiny = dict(data="digits", image_size=16, width=8, batch_size=16, latent_dim=16,
+                device="cpu", checkpoint_every=10**6, sample_every=3)
+    none = gw.train_gan(run_dir=sys.argv[1], **tiny)
+    timed = gw.train_gan(run_dir=sys.argv[2], checkpoint_every_seconds=1, **tiny)
+    while True:
+        time.sleep(0.05)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def killed(tmp_path_factory):
+    """(run dir without a checkpoint, run dir with a time checkpoint) of a SIGKILLed process."""
+    root = tmp_path_factory.mktemp("killed")
+    none, timed = root / "none", root / "timed"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_BEFORE_CHECKPOINT, str(none), str(timed)])
+    try:
+        deadline = time.monotonic() + 120
+        while not list_checkpoints(timed):
+            assert proc.poll() is None, "trainer process died on its own"
+            assert time.monotonic() < deadline, "no time checkpoint within 120 s"
+            time.sleep(0.05)
+        time.sleep(0.5)  # a few more steps, metrics and snapshots past the checkpoint
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return none, timed
+
+
+def test_a_run_killed_before_any_checkpoint_opens_read_only(killed, wait_until):
+    run_dir = killed[0]
+    assert list_checkpoints(run_dir) == []
+    run = gw.load_run(run_dir)
+    assert not run.has_weights and run.status == "stopped"
+    assert "no checkpoint was written" in run.message and "killed" in run.message
+    steps = run.history["step"]
+    assert len(steps) >= 3 and run.step == steps[-1]  # the curves up to the kill
+    assert np.isfinite(run.history["loss_d"]).all()
+    assert run.snapshot_count >= 1 and run.snapshot_png(0).startswith(b"\x89PNG")
+    assert [e.kind for e in run.events_since(0)[1]][:1] == ["RunStarted"]
+    dashboard = run.dashboard()  # a read-only view: builds and draws, computes nothing
+    try:
+        ticks = dashboard._flusher.ticks
+        wait_until(lambda: dashboard._flusher.ticks >= ticks + 2)  # its panels were flushed
+        assert dashboard.static_png().startswith(b"\x89PNG") and dashboard.widget_error == ""
+    finally:
+        dashboard.close()
+    with pytest.raises(RuntimeError) as info:
+        run.resume()
+    message = str(info.value)
+    assert "\n" not in message and "no checkpoint was written" in message
+    assert f"metrics exist up to step {run.step}" in message
+    for needs_weights in (run.step_once, lambda: run.sample(4), run.save, run.result):
+        with pytest.raises(RuntimeError, match="no checkpoint was written"):
+            needs_weights()
+    with pytest.raises(AttributeError, match="no checkpoint was written"):
+        run.generator  # noqa: B018 (never built)
+    assert run.status == "stopped"
+
+
+def test_a_time_checkpoint_survives_a_kill_and_resumes(killed):
+    run_dir = killed[1]
+    saved_step = int(list_checkpoints(run_dir)[-1].stem.split("_")[1])
+    run = gw.load_run(run_dir)
+    assert run.has_weights and run.step == saved_step and run.status == "stopped"
+    assert "killed" in run.message
+    assert run.history["step"][-1] == saved_step
+    run.set(max_steps=saved_step + 3)
+    run.resume()
+    assert run.wait(60) == "finished", run.traceback_text
+    assert run.step == saved_step + 3
+    assert list(run.history["step"][-4:]) == list(range(saved_step, saved_step + 4))
+
+
+def test_checkpoint_every_seconds_is_validated():
+    assert gw.GANConfig().checkpoint_every_seconds == 60
+    for bad in (-1, float("inf"), "60", True):
+        with pytest.raises(ValueError, match="checkpoint_every_seconds must be a finite number"):
+            gw.engine.make_config(checkpoint_every_seconds=bad)
+
+
+class ExplodingGenerator(torch.nn.Module):
+    def __init__(self, after: int):
+        super().__init__()
+        self.lin, self.calls, self.after = torch.nn.Linear(16, 256), 0, after
+
+    def forward(self, z):
+        self.calls += 1
+        if self.calls > self.after:
+            raise RuntimeError("boom in the generator")
+        return torch.tanh(self.lin(z.reshape(len(z), -1))).view(-1, 1, 16, 16)
+
+
+def test_a_failed_run_reopens_as_failed_with_its_traceback(tiny):
+    gen = ExplodingGenerator(after=20)
+    disc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 1))
+    run = gw.train_gan(**dict(tiny(checkpoint_every=2), model=(gen, disc)))
+    assert run.wait(60) == "failed"
+    gen.calls = -(10**6)  # the modules work again for the reload
+    loaded = gw.load_run(run.run_dir, model=(gen, disc))
+    assert loaded.status == "failed" and "boom in the generator" in loaded.traceback_text
+    assert loaded.message.startswith(f"failed after step {run.step}")
+    assert loaded.step == int(list_checkpoints(run.run_dir)[-1].stem.split("_")[1])
+
+
 class Evil:
     def __reduce__(self):
         return (os.system, (f"touch {Evil.marker}",))
@@ -141,10 +255,13 @@ def test_user_modules_must_be_passed_again(tiny):
     disc = nn.Sequential(nn.Flatten(), nn.Linear(256, 1))
     run = gw.train_gan(**dict(tiny(max_steps=3), model=(gen, disc)))
     run.wait(30)
-    with pytest.raises(ValueError, match="model=\\(generator, discriminator\\)"):
-        gw.load_run(run.run_dir)
+    view = gw.load_run(run.run_dir)  # opens without them: its curves, read-only
+    assert not view.has_weights and view.status == "finished" and len(view.history["step"]) == 3
+    assert "modules were not given" in view.message
+    with pytest.raises(RuntimeError, match="model=\\(generator, discriminator\\)"):
+        view.resume()
     loaded = gw.load_run(run.run_dir, model=(gen, disc))
-    assert loaded.step == 3
+    assert loaded.step == 3 and loaded.has_weights
 
 
 def test_finished_run_holds_no_writer_thread(tiny, wait_until):

@@ -385,7 +385,7 @@ def test_vae_resume_continues_bit_for_bit(tiny_vae):
     path = first.save()
     assert '"family": "vae"' in (path / "config.json").read_text()
     loaded = gw.load_run(path)  # the family comes from config.json
-    assert isinstance(loaded.family, VAEFamily) and loaded.status == "stopped"
+    assert isinstance(loaded.family, VAEFamily) and loaded.status == "finished"
     assert loaded.step == 10 and loaded.snapshot_count == first.snapshot_count
     assert torch.equal(loaded.held_out.tensor, first.held_out.tensor)  # the same split
     assert np.array_equal(loaded.history["elbo"], first.history["elbo"])
@@ -403,10 +403,31 @@ def test_vae_with_own_modules_must_be_given_them_again(tiny_vae):
     encoder, decoder = small_encoder(), ExplodingDecoder(after=10**9)
     run = gw.train_vae(**tiny_vae(max_steps=3, model=(encoder, decoder)))
     assert run.wait(30) == "finished"
-    with pytest.raises(ValueError, match=r"model=\(encoder, decoder\)"):
-        gw.load_run(run.run_dir)
+    with pytest.raises(RuntimeError, match=r"model=\(encoder, decoder\)"):
+        gw.load_run(run.run_dir).sample(2)  # a read-only view until they are given
     loaded = gw.load_run(run.run_dir, model=(encoder, decoder))
     assert loaded.step == 3 and loaded.family.name == "vae"
+
+
+def test_a_vae_without_a_checkpoint_opens_read_only(tiny_vae):
+    import shutil
+
+    run = gw.train_vae(**tiny_vae(max_steps=4, sample_every=2))
+    assert run.wait(30) == "finished"
+    shutil.rmtree(run.run_dir / "checkpoints")  # as if its process had died before writing one
+    loaded = gw.load_run(run.run_dir)
+    assert not loaded.has_weights and loaded.family.name == "vae"
+    assert list(loaded.history["step"]) == [1, 2, 3, 4] and loaded.step == 4
+    assert list(loaded.snapshot_steps()) == [1, 2, 4]
+    dashboard = loaded.dashboard()
+    try:
+        assert type(dashboard).__name__ == "VAEDashboard"
+        assert dashboard.static_png().startswith(b"\x89PNG")
+    finally:
+        dashboard.close()
+    for needs_weights in (loaded.resume, lambda: loaded.encode(torch.zeros(1, 1, 16, 16))):
+        with pytest.raises(RuntimeError, match="no checkpoint was written.*up to step 4"):
+            needs_weights()
 
 
 def test_a_run_directory_from_before_families_loads_as_a_gan(tiny):

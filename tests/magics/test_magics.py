@@ -49,6 +49,7 @@ SAMPLES = {
     "sample_every": ("13", 13),
     "n_samples": ("16", 16),
     "checkpoint_every": ("0", 0),
+    "checkpoint_every_seconds": ("2.5", 2.5),
     "log_every": ("2", 2),
     "step_delay": ("0.25", 0.25),
 }
