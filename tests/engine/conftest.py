@@ -22,6 +22,25 @@ def wait_until(predicate, timeout=30.0, interval=0.01):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
+def settled_step_of(run, quiet: float = 0.3, timeout: float = 30.0) -> int:
+    """The step of a paused run once the step in flight (if any) has completed: the step has
+    not moved for `quiet` seconds. A step that takes longer than that on a loaded machine is
+    waited out; a run that never stops stepping fails after `timeout`."""
+    end = time.monotonic() + timeout
+    step = run.step
+    while time.monotonic() < end:
+        time.sleep(quiet)
+        if run.step == step:
+            return step
+        step = run.step
+    raise AssertionError(f"the run kept stepping for {timeout} s after pause() (step {step})")
+
+
+@pytest.fixture(name="settled_step")
+def _settled_step_fixture():
+    return settled_step_of
+
+
 @pytest.fixture(name="wait_until")
 def _wait_until_fixture():
     return wait_until

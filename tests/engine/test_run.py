@@ -29,13 +29,12 @@ def test_returns_at_once_and_trains_in_a_daemon_thread(tiny, wait_until):
         assert run.wait(30) == "stopped"
 
 
-def test_pause_resume_stop(tiny, wait_until):
+def test_pause_resume_stop(tiny, wait_until, settled_step):
     run = gw.train_gan(**tiny())
     wait_until(lambda: run.step >= 2)
     run.pause()
     assert run.status == "paused"
-    time.sleep(0.2)  # the step in flight (if any) completes
-    frozen = run.step
+    frozen = settled_step(run)  # the step in flight (if any) completes
     time.sleep(0.5)
     assert run.step == frozen, "a paused run kept training"
     run.resume()

@@ -205,13 +205,12 @@ def test_both_families_train_through_the_same_run_code_path(tiny, tiny_vae, monk
     assert encoder is vae.encoder and decoder is vae.decoder
 
 
-def test_vae_pause_resume_set_stop(tiny_vae, wait_until):
+def test_vae_pause_resume_set_stop(tiny_vae, wait_until, settled_step):
     run = gw.train_vae(**tiny_vae())
     wait_until(lambda: run.step >= 2)
     run.pause()
     assert run.status == "paused"
-    time.sleep(0.2)
-    frozen = run.step
+    frozen = settled_step(run)  # the step in flight (if any) completes
     time.sleep(0.4)
     assert run.step == frozen
     run.set(lr=1e-4, beta=0.25)
