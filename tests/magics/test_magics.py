@@ -445,7 +445,10 @@ def test_runs_table_names_the_variables_that_hold_each_run(shell):
     shell.run_cell("r3 = None")  # no variable holds stamp3 any more
     for name in ("r1", "r2"):
         shell.user_ns[name].wait(60)
-    shell.run_cell("r2")  # IPython's output history (`_`, `Out`) is not a variable name
+    # IPython's output history (`_`, `_N`, `Out`) is not a variable name. Put r2 there as a
+    # cell ending in `r2` does, without displaying it: a shown run's dashboard would keep its
+    # flusher polling after the test.
+    shell.displayhook.update_user_ns(shell.user_ns["r2"])
     assert shell.user_ns["_"] is shell.user_ns["r2"]
     table = shell.run_line_magic("gan_runs", "")
     variables = {r["name"]: r["variable"] for r in table.rows if r["name"].startswith("stamp")}
@@ -455,6 +458,7 @@ def test_runs_table_names_the_variables_that_hold_each_run(shell):
     line = next(x for x in repr(table).splitlines() if x.startswith("stamp1 "))
     assert line.split()[1:3] == ["r1,", "best"]
     assert "<td>stamp1</td><td>r1, best</td>" in table._repr_html_()
+    shell.displayhook.flush()  # the output history lets go of r2
 
 
 def test_pause_resume_stop_by_name_variable_and_all(shell, capsys):
