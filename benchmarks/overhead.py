@@ -33,7 +33,7 @@ from jupyter_client.manager import KernelManager
 
 PRESETS = {
     "tiny": "image_size=16, width=8, batch_size=16, latent_dim=16, sample_every=25",
-    "default": "sample_every=25",
+    "default": "sample_every=None",  # the package default: by steps and time
 }
 
 SETUP = """
