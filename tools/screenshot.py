@@ -8,10 +8,10 @@ grid to its last snapshot and photographs the dashboard:
     python tools/screenshot.py --family vae         # VAE -> docs/vae_dashboard.png
     python tools/screenshot.py --steps 1500 --out /tmp/shot.png
 
-The default DCGAN (32 x 32, width 64) makes about 3-6 steps/s on a 2-core CPU with the
-browser running beside it, and its digits are readable from about step 800-1500: the GAN's
-default of 1,200 steps takes about 5-8 minutes there (a GPU: well under a minute). The VAE's
-default of 3,000 steps takes about 3-4 minutes on the same CPU.
+The default DCGAN (32 x 32, width 64) made 2.9 steps/s on a 2-core CPU with JupyterLab and
+Chromium beside it. Its digits are recognisable but blurry at step 1,200 (7 minutes there) and
+clearer by step 2,000: the GAN's default of 2,000 steps takes about 12 minutes on that CPU
+(17 minutes measured while other jobs shared the cores; far less on a GPU). The VAE's default of 3,000 steps takes about 3-4 minutes on the same CPU.
 
 Needs what the browser tests need (`bash scripts/install.sh --test`: playwright and the OS
 Chromium). It reuses their harness (tests/harness/lab.py): JupyterLab on 127.0.0.1 with no
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {
     # family: (default steps, default output, the dashboard's CSS class, the cell's code)
     "gan": (
-        1200,
+        2000,
         ROOT / "docs" / "dashboard.png",
         ".gw-dashboard",
         "import genai_widgets as gw\n"
@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--steps",
         type=int,
         default=None,
-        help="training steps (default: 1200 for the GAN, about 5-8 min on a 2-core CPU; "
+        help="training steps (default: 2000 for the GAN, 12-17 min on a 2-core CPU; "
         "3000 for the VAE, about 3-4 min)",
     )
     parser.add_argument(
@@ -80,7 +80,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PNG to write (default: docs/dashboard.png, or docs/vae_dashboard.png)",
     )
     parser.add_argument("--width", type=int, default=1280, help="browser viewport width")
-    parser.add_argument("--height", type=int, default=1700, help="browser viewport height")
+    parser.add_argument(
+        "--height", type=int, default=1200, help="browser viewport height (grown to fit)"
+    )
     parser.add_argument(
         "--whole-page", action="store_true", help="photograph the whole JupyterLab window"
     )
@@ -123,12 +125,36 @@ def _wait_until_done(page, steps: int, timeout: float) -> str:
         time.sleep(1.0)
 
 
+def _pick_scatter_point(page, dashboard: str, index: int = 5) -> None:
+    """Click one point of the VAE's latent scatter, as the browser test does: its decoding
+    shows, and it becomes the interpolation's start. Best effort: the picture is taken
+    anyway."""
+    point = page.locator(f"{dashboard} .gw-scatter .scatterlayer .point").nth(index)
+    try:
+        point.scroll_into_view_if_needed(timeout=10_000)
+        box = point.bounding_box()
+        if box is None:
+            return
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x - 20, y - 20)
+        page.mouse.move(x, y, steps=5)  # plotly finds the point under the cursor on hover
+        time.sleep(0.3)
+        page.mouse.click(x, y)
+        page.locator(f"{dashboard} .gw-scatter .gw-picked").first.wait_for(
+            state="visible", timeout=10_000
+        )
+        time.sleep(1.0)
+        print("picked a point of the latent scatter", flush=True)
+    except Exception as error:  # noqa: BLE001 - a missed click leaves the rest of the picture
+        print(f"(no scatter point picked: {error})", flush=True)
+
+
 def take(
     family: str = "gan",
     steps: int | None = None,
     out: Path | None = None,
     width: int = 1280,
-    height: int = 1700,
+    height: int = 1200,
     whole_page: bool = False,
     timeout: float | None = None,
 ) -> Path:
@@ -174,9 +200,17 @@ def take(
                         last = slider.evaluate(_LAST_SNAPSHOT_JS)
                         print(f"sample grid at snapshot {last + 1}", flush=True)
                         time.sleep(2.0)
+                    if family == "vae":
+                        _pick_scatter_point(page, dashboard)
                     page.mouse.move(0, 0)  # no hover label on the chart
                     out.parent.mkdir(parents=True, exist_ok=True)
                     element = page.locator(dashboard).first
+                    # JupyterLab scrolls the notebook inside the window, so a dashboard taller
+                    # than the window would be cut: grow the window to fit it first.
+                    needed = int(element.evaluate("el => el.getBoundingClientRect().height"))
+                    if needed + 250 > height:
+                        page.set_viewport_size({"width": width, "height": needed + 250})
+                        time.sleep(1.5)
                     element.scroll_into_view_if_needed()
                     time.sleep(0.5)
                     if whole_page:
