@@ -11,7 +11,8 @@ grid to its last snapshot and photographs the dashboard:
 The default DCGAN (32 x 32, width 64) made 2.9 steps/s on a 2-core CPU with JupyterLab and
 Chromium beside it. Its digits are recognisable but blurry at step 1,200 (7 minutes there) and
 clearer by step 2,000: the GAN's default of 2,000 steps takes about 12 minutes on that CPU
-(17 minutes measured while other jobs shared the cores; far less on a GPU). The VAE's default of 3,000 steps takes about 3-4 minutes on the same CPU.
+(17 minutes measured while other jobs shared the cores; far less on a GPU). The VAE's default
+of 3,000 steps took 4.5 minutes on the same CPU (12.8 steps/s).
 
 Needs what the browser tests need (`bash scripts/install.sh --test`: playwright and the OS
 Chromium). It reuses their harness (tests/harness/lab.py): JupyterLab on 127.0.0.1 with no
@@ -71,7 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="training steps (default: 2000 for the GAN, 12-17 min on a 2-core CPU; "
-        "3000 for the VAE, about 3-4 min)",
+        "3000 for the VAE, about 4-5 min)",
     )
     parser.add_argument(
         "--out",
