@@ -56,16 +56,13 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 from traitlets.config import Configurable
 
-from .engine import config as _config_module
-from .engine.config import (
-    DEVICES,
-    LIKELIHOODS,
-    LOSSES,
-    GANConfig,
-    RunConfig,
-    VAEConfig,
-    build_config,
-)
+from .engine.config import DEVICES, RunConfig, build_config
+from .families.gan import config as _gan_config_module
+from .families.gan.config import LOSSES, GANConfig
+from .families.vae import config as _vae_config_module
+from .families.vae.config import LIKELIHOODS, VAEConfig
+
+_CONFIG_MODULES = (_gan_config_module, _vae_config_module)
 
 if typing.TYPE_CHECKING:
     from .engine.run import Run
@@ -76,7 +73,7 @@ if typing.TYPE_CHECKING:
 
 def build_run(config: RunConfig) -> Run:
     """The engine's `build_run` (imported on first use)."""
-    from .engine.api import build_run as _build_run
+    from .families import build_run as _build_run
 
     return _build_run(config)
 
@@ -190,7 +187,9 @@ def field_help(trainer: Trainer = GAN) -> dict[str, str]:
 
 def _expand_constant(match: re.Match[str]) -> str:
     """`one of LOSSES` in a comment -> the names themselves."""
-    value = getattr(_config_module, match.group(), None)
+    value = next(
+        (getattr(m, match.group()) for m in _CONFIG_MODULES if hasattr(m, match.group())), None
+    )
     if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
         return ", ".join(value)
     return match.group()

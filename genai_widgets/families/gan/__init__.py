@@ -1,0 +1,32 @@
+"""The GAN family: `GANConfig` (config.py), `GANFamily` (family.py: build, step, checkpoint
+state), the step written like the papers (step.py), the losses, DiffAugment, the generator's
+weight average (ema.py) and the data-space frames of 2-D runs (data_space.py).
+
+Names load on first use (PEP 562): `gan.config` alone (the flags) needs no torch."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    **dict.fromkeys(("GANConfig", "LOSSES", "make_config", "resolve_defaults"), ".config"),
+    "GANFamily": ".family",
+    **dict.fromkeys(("GANParts", "gan_step", "metric_names"), ".step"),
+    **dict.fromkeys(
+        ("GANLoss", "HingeLoss", "MinimaxLoss", "NonSaturatingLoss", "WGANGPLoss", "get_loss"),
+        ".losses",
+    ),
+    "train_gan": ".api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = list(_EXPORTS)
