@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ ENTRY_POINT_GROUP = "genai_widgets.families"
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 _FAMILIES: dict[str, type[Family]] = {}
+_LISTENERS: list[Callable[[type[Family]], None]] = []
 _lock = threading.RLock()
 _entry_points_loaded = False
 
@@ -69,7 +71,26 @@ def register_family(family: type[Family], *, replace: bool = False) -> type[Fami
                     f"({old.__module__}.{old.__qualname__}); pass replace=True to replace it"
                 )
         _FAMILIES[name] = family
+        listeners = list(_LISTENERS)
+    for listener in listeners:  # e.g. the magics: %%<name>_train appears at once
+        listener(family)
     return family
+
+
+def on_register(listener: Callable[[type[Family]], None]) -> None:
+    """Call `listener(family)` for every family registered now and later (the magics use it
+    to add `%%<name>_train` for a family registered after `%load_ext genai_widgets`)."""
+    with _lock:
+        _LISTENERS.append(listener)
+        current = list(_FAMILIES.values())
+    for family in current:
+        listener(family)
+
+
+def remove_listener(listener: Callable[[type[Family]], None]) -> None:
+    with _lock:
+        if listener in _LISTENERS:
+            _LISTENERS.remove(listener)
 
 
 def unregister_family(name: str) -> None:
@@ -121,6 +142,8 @@ __all__ = [
     "families",
     "family_for_config",
     "get_family",
+    "on_register",
     "register_family",
+    "remove_listener",
     "unregister_family",
 ]
