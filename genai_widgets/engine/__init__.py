@@ -5,8 +5,7 @@ walks every import); the families (`genai_widgets.families`) plug into it."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 # Names load on first use (PEP 562): `engine.config` alone (the flags, `--help`) needs no torch.
 _EXPORTS = {
@@ -23,12 +22,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:  # a submodule not imported yet: the import system goes on
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, {k: f".{v}" for k, v in _EXPORTS.items()})
 
 __all__ = list(_EXPORTS)

@@ -67,6 +67,15 @@ def build_run(config: RunConfig) -> Run:
     )
 
 
+def start_run(config_class: type[RunConfig], arguments: dict[str, Any]) -> Run:
+    """A `train_<family>(...)` entry point's body: `arguments` is its `locals()` (named
+    parameters plus `**options`); builds and validates a `config_class` from them, builds the
+    run and starts it. `train_gan`, `train_vae` and an outside family's own call this."""
+    fields = {k: v for k, v in arguments.items() if k != "options"}
+    fields.update(arguments.get("options") or {})
+    return build_run(build_config(config_class, fields)).start()
+
+
 def load_run(
     path: str | os.PathLike,
     *,
@@ -183,7 +192,7 @@ def _open_without_weights(
     torch_device = resolve_device(device) if device else torch.device("cpu")
     return Run(
         config,
-        family=NoWeights(family_class, metric_names, meta, reason, summary),
+        family=NoWeights(family_class, metric_names, meta, reason, summary, config),
         data_source=None,
         device=torch_device,
         run_dir=run_dir,
@@ -191,4 +200,4 @@ def _open_without_weights(
     )
 
 
-__all__ = ["build_run", "load_run"]
+__all__ = ["build_run", "load_run", "start_run"]

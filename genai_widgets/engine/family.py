@@ -275,8 +275,10 @@ class NoWeights(Family):
         meta: dict[str, Any],
         reason: str,
         summary: str | None = None,
+        config: Any = None,
     ):
         self.real = family
+        self.config = config
         self.name = family.name  # type: ignore[misc]
         self.module_names = family.module_names  # type: ignore[misc]
         self.sample_kind = family.sample_kind  # type: ignore[misc]
@@ -303,6 +305,9 @@ class NoWeights(Family):
                 raise self._missing()
 
             return missing
+        if any(name in cap.attributes for cap in self.capabilities):
+            # A capability's attribute (latent_dim ...): the run's config has it, if anything.
+            return getattr(self.__dict__.get("config"), name, None)
         raise AttributeError(name)
 
     def step(

@@ -6,8 +6,7 @@ Names load on first use (PEP 562): `gan.config` alone (the flags) needs no torch
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(("GANConfig", "LOSSES", "make_config", "resolve_defaults"), ".config"),
@@ -21,12 +20,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = list(_EXPORTS)

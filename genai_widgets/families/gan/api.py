@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...engine.api import build_run
+from ...engine.api import start_run
 from ...engine.run import Run
 from . import family as _family  # noqa: F401  (registers GANFamily)
-from .config import make_config
+from .config import GANConfig
 
 
 def train_gan(
@@ -38,20 +38,4 @@ def train_gan(
     trains at 28); the named sets come at 32. A number resamples the data to that side.
     Other options are the fields of `GANConfig` (n_critic, gp_weight, width, channels, beta1,
     sample_every, step_delay, ...)."""
-    config = make_config(
-        data=data,
-        model=model,
-        loss=loss,
-        latent_dim=latent_dim,
-        image_size=image_size,
-        batch_size=batch_size,
-        lr=lr,
-        max_steps=max_steps,
-        epochs=epochs,
-        device=device,
-        seed=seed,
-        name=name,
-        run_dir=run_dir,
-        **options,
-    )
-    return build_run(config).start()
+    return start_run(GANConfig, locals())

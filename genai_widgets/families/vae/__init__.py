@@ -6,8 +6,7 @@ Names load on first use (PEP 562): `vae.config` alone (the flags) needs no torch
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..._lazy import lazy_exports
 
 _EXPORTS = {
     **dict.fromkeys(("VAEConfig", "LIKELIHOODS", "make_vae_config"), ".config"),
@@ -17,12 +16,6 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = list(_EXPORTS)

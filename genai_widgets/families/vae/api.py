@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ...engine.api import build_run
-from ...engine.config import build_config
+from ...engine.api import start_run
 from ...engine.run import Run
 from . import family as _family  # noqa: F401  (registers VAEFamily)
 from .config import VAEConfig
@@ -37,23 +36,4 @@ def train_vae(
     with `likelihood="gaussian"`). `beta` weights the KL term (`beta_warmup` steps of linear
     warm-up from 0). `image_size` None keeps the size of the data you bring (the named sets
     come at 32). Other options are the fields of `VAEConfig`."""
-    config = build_config(
-        VAEConfig,
-        dict(
-            data=data,
-            model=model,
-            latent_dim=latent_dim,
-            beta=beta,
-            image_size=image_size,
-            batch_size=batch_size,
-            lr=lr,
-            max_steps=max_steps,
-            epochs=epochs,
-            device=device,
-            seed=seed,
-            name=name,
-            run_dir=run_dir,
-            **options,
-        ),
-    )
-    return build_run(config).start()
+    return start_run(VAEConfig, locals())
