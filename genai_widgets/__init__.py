@@ -34,7 +34,7 @@ _LAZY = {
     **dict.fromkeys(
         ("Run", "RunConfig", "Family", "Capability", "CapabilityError", "Built"), ".engine"
     ),
-    "register_family": ".engine",
+    **dict.fromkeys(("register_family", "NonFiniteLossError"), ".engine"),
     **dict.fromkeys(("get_model", "list_models", "register_model"), ".models"),
     **dict.fromkeys(_WIDGETS, ".widgets"),  # widgets import anywidget
 }
@@ -74,6 +74,7 @@ __all__ = [
     "Capability",
     "CapabilityError",
     "Built",
+    "NonFiniteLossError",
     "GANConfig",
     "VAEConfig",
     "get_dataset",

@@ -22,6 +22,9 @@ from typing import Any, ClassVar
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 MAX_STEP_DELAY = 60.0  # seconds; slower than this is a pause
+#: Shared fields the Run itself reads while training: `run.set` takes them on any family,
+#: whether or not its config lists them in `settable`.
+ENGINE_SETTABLE = ("max_steps", "step_delay", "sample_every")
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,12 @@ class RunConfig:
             raise ValueError(f"run_dir must be a path string, got {type(c.run_dir).__name__}")
 
 
+def settable_fields(cls: type[RunConfig]) -> tuple[str, ...]:
+    """What `run.set` takes on a run of `cls`: its `settable`, then the `ENGINE_SETTABLE`
+    fields it does not list (the trainer reads them on every family)."""
+    return (*cls.settable, *(f for f in ENGINE_SETTABLE if f not in cls.settable))
+
+
 def config_fields(cls: type[RunConfig]) -> list[dataclasses.Field]:
     return list(dataclasses.fields(cls))
 
@@ -182,12 +191,14 @@ def finite_non_negative(name: str, value: Any, *, allow_none: bool = False) -> N
 __all__ = [
     "RunConfig",
     "DEVICES",
+    "ENGINE_SETTABLE",
     "MAX_STEP_DELAY",
     "build_config",
     "config_fields",
     "finite_non_negative",
     "positive_float",
     "positive_int",
+    "settable_fields",
     "validate_config",
     "field",
 ]

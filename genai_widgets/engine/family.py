@@ -80,7 +80,10 @@ _known_lock = threading.Lock()
 
 
 def declare_capabilities(family: type[Family]) -> None:
-    """Record `family`'s capabilities (called by `Family.__init_subclass__`)."""
+    """Record `family`'s capabilities (called by `Family.__init_subclass__`). A base class
+    without a name (`LatentFamily`) offers nothing itself: its named subclasses do."""
+    if not family.name:
+        return
     with _known_lock:
         for cap in family.capabilities:
             for member in cap.members:
@@ -101,8 +104,7 @@ def missing_capability(run_name: str, family: Any, member: str) -> CapabilityErr
     has = ", ".join(["sample", *own])
     return CapabilityError(
         f"run {run_name!r} is a {family.name.upper()}, which has no {cap.noun}; {member} is "
-        f"part of {cap.name} ({', '.join(by)} {'offers' if len(by) == 1 else 'offer'} it: "
-        f"e.g. gw.train_{offered[0][1]}). "
+        f"part of {cap.name} ({', '.join(by)} {'offers' if len(by) == 1 else 'offer'} it). "
         f"A {family.name.upper()} run offers: {has}"
     )
 

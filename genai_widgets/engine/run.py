@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from torch import nn
 
 from . import images as _images
 from .checkpoint import save_checkpoint
-from .config import RunConfig, validate_config
+from .config import RunConfig, settable_fields, validate_config
 from .evaluators import EvaluationRunner, Evaluator, merge_into_history
 from .family import Family, NonFiniteLossError, NoWeights, missing_capability
 from .history import History
@@ -154,7 +155,7 @@ class Run:
         self._pending: dict[str, Any] = {}
         self._single_steps = 0  # steps asked for by step_once() and not yet done
         self._single_done = 0  # steps done for step_once() so far
-        self._settings = {k: getattr(config, k) for k in type(config).settable}
+        self._settings = {k: getattr(config, k) for k in settable_fields(type(config))}
         self._output_parent: tuple[Any, dict] | None = None
         self.message: str | None = None
         self.error: BaseException | None = None
@@ -483,7 +484,7 @@ class Run:
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
         sample_every, beta1, beta2. `sample_every=None` goes back to the automatic interval
         (AUTO_SAMPLE_*). Bad values raise ValueError and the run keeps its old values."""
-        settable = type(self.config).settable
+        settable = settable_fields(type(self.config))
         unknown = sorted(set(changes) - set(settable))
         if unknown:
             raise ValueError(
@@ -516,6 +517,23 @@ class Run:
                 self._copies[role] = (self.step, module)
         module.eval()
         return module
+
+    @contextlib.contextmanager
+    def inference_copy(self, *roles: str) -> Iterator[Any]:
+        """Eval-mode copies of the family's `roles` modules (`Family.inference_modules`) with
+        the weights of the last completed step, for a family's `sample` and capability
+        methods: ``with run.inference_copy("decoder") as decoder: ...`` (several roles: a
+        tuple). Training goes on meanwhile; the copies are not retaken inside the block, and
+        gradients are off in it. Raises RuntimeError on a run without weights."""
+        self._require_weights()
+        try:
+            with self._copy_lock:
+                copies = tuple(self._inference_copy(role) for role in roles)
+                with torch.no_grad():
+                    yield copies[0] if len(copies) == 1 else copies
+        finally:
+            if threading.current_thread() is not self._thread:
+                release_openmp_pool()  # a cell or a widget flusher: leave no idle pool behind
 
     def sample(self, n: int = 16, **options: Any) -> Any:
         """`n` samples of the family's own kind from the current weights (`family.sample_kind`:
