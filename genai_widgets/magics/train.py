@@ -13,7 +13,14 @@ import traitlets
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics
 
-from .flags import env_defaults, flag_help_text, flag_specs, one_line, parse_gan_train
+from .flags import (
+    env_defaults,
+    flag_help_text,
+    flag_specs,
+    one_line,
+    parse_flags,
+    parse_gan_train,
+)
 from .trainers import DEFAULT_AS, Trainer
 
 if typing.TYPE_CHECKING:
@@ -83,10 +90,10 @@ class TrainMagics(Magics):
 
     # ------------------------------------------------------------------ %<family>_train
     def _train(self, line: str, cell: str | None) -> None:
-        args = parse_gan_train(line, self.magic_defaults(), self.trainer)
-        if args.show_help:
+        if parse_flags(line, self.trainer).show_help:  # flags checked, the config not built
             print(getattr(self, self.trainer.magic).__doc__)
             return
+        args = parse_gan_train(line, self.magic_defaults(), self.trainer)
         from ..data import DatasetUnavailableError
         from ..engine.run import Run
 
