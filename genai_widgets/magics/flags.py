@@ -13,6 +13,7 @@ import html
 import inspect
 import io
 import keyword
+import linecache
 import math
 import os
 import re
@@ -88,10 +89,40 @@ def flag_notes(trainer: Trainer = GAN) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- config comments
-def _string_tuple(module: Any, name: str) -> tuple[str, ...] | None:
-    value = getattr(module, name, None)
+def _string_tuple(namespace: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
+    value = namespace.get(name)
     if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
         return value
+    return None
+
+
+def _class_source(cls: type) -> tuple[str, Mapping[str, Any]] | None:
+    """The source of class `cls` and the namespace it was defined in (where the constants its
+    comments name live). A class defined in a notebook cell has no file `inspect` finds
+    (before Python 3.13); its methods know the cell, which IPython keeps in `linecache`."""
+    module = sys.modules.get(cls.__module__)
+    try:
+        return textwrap.dedent(inspect.getsource(cls)), vars(module) if module else {}
+    except (OSError, TypeError):
+        pass
+    for value in vars(cls).values():
+        function = getattr(value, "__func__", value)
+        code = getattr(function, "__code__", None)
+        if code is None or not isinstance(getattr(function, "__globals__", None), dict):
+            continue
+        cell = "".join(linecache.getlines(code.co_filename))
+        try:
+            tree = ast.parse(cell)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.ClassDef)
+                and node.name == cls.__name__
+                and node.lineno <= code.co_firstlineno <= (node.end_lineno or 0)
+            ):
+                text = ast.get_source_segment(cell, node, padded=True) or ""
+                return textwrap.dedent(text), function.__globals__
     return None
 
 
@@ -105,14 +136,13 @@ def field_comments(trainer: Trainer = GAN) -> dict[str, tuple[str, tuple[str, ..
     for cls in reversed(trainer.config_class.__mro__):
         if not dataclasses.is_dataclass(cls):
             continue
-        try:
-            source = textwrap.dedent(inspect.getsource(cls))
-        except (OSError, TypeError):  # no source shipped: flags still work, without help
+        found = _class_source(cls)
+        if found is None:  # no source shipped: flags still work, without help
             continue
-        module = sys.modules.get(cls.__module__)
+        source, namespace = found
 
-        def expand(match: re.Match[str], module: Any = module) -> str:
-            names = _string_tuple(module, match.group())
+        def expand(match: re.Match[str], namespace: Mapping[str, Any] = namespace) -> str:
+            names = _string_tuple(namespace, match.group())
             return ", ".join(names) if names else match.group()
 
         comments = {
@@ -125,7 +155,7 @@ def field_comments(trainer: Trainer = GAN) -> dict[str, tuple[str, tuple[str, ..
                 text = comments.get(node.end_lineno or node.lineno, "")
                 if text:
                     one_of = _ONE_OF.search(text)
-                    choices = (_string_tuple(module, one_of.group(1)) if one_of else None) or ()
+                    choices = (_string_tuple(namespace, one_of.group(1)) if one_of else None) or ()
                     out[node.target.id] = (_CONSTANT.sub(expand, text), choices)
     return out
 

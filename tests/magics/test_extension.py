@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 
 import genai_widgets.magics as magics
 from genai_widgets.engine import registry
@@ -14,16 +15,19 @@ from genai_widgets.families.vae.family import VAEFamily
 
 
 def test_load_ext_and_help_import_no_torch():
-    probe = (
-        "import sys\n"
-        "from IPython.core.interactiveshell import InteractiveShell\n"
-        "shell = InteractiveShell.instance()\n"
-        "shell.run_line_magic('load_ext', 'genai_widgets')\n"
-        "shell.run_line_magic('gan_train', '--help')\n"
-        "shell.run_line_magic('vae_train', '--help')\n"
-        "line = shell.magics_manager.magics['line']\n"
-        "print('magics:', all(m in line for m in ('gan_train', 'vae_train', 'runs', 'gan_runs')))\n"
-        "print('torch loaded:', 'torch' in sys.modules)\n"
+    probe = textwrap.dedent(
+        """
+        import sys
+        from IPython.core.interactiveshell import InteractiveShell
+
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "genai_widgets")
+        shell.run_line_magic("gan_train", "--help")
+        shell.run_line_magic("vae_train", "--help")
+        line = shell.magics_manager.magics["line"]
+        print("magics:", all(m in line for m in ("gan_train", "vae_train", "runs", "gan_runs")))
+        print("torch loaded:", "torch" in sys.modules)
+        """
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

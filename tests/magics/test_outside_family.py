@@ -91,14 +91,7 @@ class ToyMixFamily(Family):
                 mixture.means.copy_(next(data.batches(len(mixture.means), seed=config.seed)))
         return Built(cls(mixture, device), config, data)
 
-    def step(
-        self,
-        next_batch: Callable[[], Tensor],
-        settings: dict[str, Any],
-        step: int,
-        *,
-        check_finite: bool,
-    ) -> Tensor:
+    def step(self, next_batch: Callable[[], Tensor], settings: Any, step: int, **_: Any) -> Tensor:
         loss = self.mixture.nll(next_batch().to(self.device))
         self.optimizer.zero_grad()
         loss.backward()
@@ -133,14 +126,20 @@ def toymix(shell) -> Iterator[Any]:
     assert "toymix_train" not in shell.magics_manager.magics["line"]
     shell.user_ns["Mixture"] = Mixture
     yield shell
-    registry.unregister_family("toymix")
+    forget_family(shell, "toymix")
+
+
+def forget_family(shell, name: str) -> None:
+    """Unregister family `name` and take its magics off the shell."""
+    registry.unregister_family(name)
     manager = shell.magics_manager
-    instance = manager.registry.pop("TOYMIXTrainMagics", None)
+    section = f"{name.upper()}TrainMagics"
+    instance = manager.registry.pop(section, None)
     for kind in ("line", "cell"):
-        manager.magics[kind].pop("toymix_train", None)
+        manager.magics[kind].pop(f"{name}_train", None)
     shell.configurables[:] = [c for c in shell.configurables if c is not instance]
-    shell.config.pop("TOYMIXTrainMagics", None)
-    magics._extensions[id(shell)][0].trainers.pop("toymix", None)
+    shell.config.pop(section, None)
+    magics._extensions[id(shell)][0].trainers.pop(name, None)
 
 
 def usage_error(shell, line: str) -> str:
@@ -253,3 +252,46 @@ def test_registering_the_family_again_replaces_its_magics(toymix):
     assert [c for c in shell.configurables if type(c).__name__ == "TOYMIXTrainMagics"] == [second]
     assert "--spread" in {s.flag for s in magics.flag_specs(second.trainer).values()}
     assert [f.name for f in dataclasses.fields(Wider)][-1] == "spread"
+
+
+NOTEBOOK_CELL = """
+from dataclasses import dataclass
+from typing import ClassVar
+
+import genai_widgets as gw
+
+SHAPES = ("ring", "grid")
+
+
+@dataclass(frozen=True)
+class CellConfig(gw.RunConfig):
+    family: ClassVar[str] = "cellfam"
+
+    shape: str = "ring"  # one of SHAPES: the points to fit
+
+    def validate(self, resolved=False):
+        super().validate(resolved)
+
+
+class CellFamily(gw.Family):
+    name = "cellfam"
+    config_class = CellConfig
+    module_names = ("net",)
+
+
+gw.register_family(CellFamily)
+"""
+
+
+def test_a_family_defined_in_a_notebook_cell_has_its_help_and_choices(shell, capsys):
+    # `inspect` finds no source for a class defined in a cell; the magics read the cell.
+    try:
+        result = shell.run_cell(NOTEBOOK_CELL)
+        assert result.error_in_exec is None, result.error_in_exec
+        shell.run_line_magic("cellfam_train", "--help")
+        out = capsys.readouterr().out
+        assert "--shape SHAPE" in out and "one of ring, grid: the points to fit" in out
+        with pytest.raises(UsageError, match="--shape expects one of ring, grid; got 'moon'"):
+            shell.run_line_magic("cellfam_train", "--shape moon")
+    finally:
+        forget_family(shell, "cellfam")
