@@ -78,7 +78,6 @@ def test_an_outside_family_trains_in_the_background_with_the_shared_dashboard(gm
     kernel.execute("dash.close()")
 
 
-@pytest.mark.xfail(strict=False, reason="needs the magics package (merge of branch magics)")
 def test_the_magics_train_and_list_an_outside_family(gmm_kernel):
     kernel, cwd = gmm_kernel
     kernel.execute("%load_ext genai_widgets")
