@@ -14,7 +14,7 @@ variants switch one ingredient at a time, to measure which combination wins:
     lr_g, lr_d, beta1   optimiser settings (TTUR: Heusel et al. 2017)
 
 FID (and KID, precision / recall, classes covered) in the feature space of the cached digits
-classifier (`genai_widgets.engine.quality`), on 1,000 samples from fixed noise at each
+classifier (`genai_widgets.quality.fid`), on 1,000 samples from fixed noise at each
 evaluation step, for three ways of sampling a batch-norm generator: "eval" (running statistics,
 what `run.sample` gives), "train" (batch statistics of each 250-sample batch) and "recal"
 (running statistics recomputed for the sampled weights, as `GeneratorEMA.recalibrate` does).
@@ -51,11 +51,11 @@ from torch import nn
 
 from genai_widgets.data import get_dataset
 from genai_widgets.engine import images
-from genai_widgets.engine.augment import diff_augment, parse_policy
-from genai_widgets.engine.config import GANConfig, resolve_defaults
-from genai_widgets.engine.ema import GeneratorEMA, recompute_batch_norm
-from genai_widgets.engine.quality import QualityMeter
+from genai_widgets.families.gan.augment import diff_augment, parse_policy
+from genai_widgets.families.gan.config import GANConfig, resolve_defaults
+from genai_widgets.families.gan.ema import GeneratorEMA, recompute_batch_norm
 from genai_widgets.models import get_model
+from genai_widgets.quality.fid import QualityMeter
 
 _D = resolve_defaults(GANConfig(), "images")  # what gw.train_gan(data="digits") resolves
 PLAIN = {"augment": "none", "ema": 0.0, "r1": 0.0, "r1_every": 1, "sn": False, "lr_g": 2e-4,

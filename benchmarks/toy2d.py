@@ -37,8 +37,8 @@ import torch
 
 import genai_widgets as gw
 from genai_widgets.data._toy import GRID_STD, RING_STD, grid_modes, ring_modes
-from genai_widgets.engine.config import LOSSES
-from genai_widgets.engine.coverage import mode_coverage
+from genai_widgets.families.gan.config import LOSSES
+from genai_widgets.quality.coverage import mode_coverage
 
 MODES = {"ring": (ring_modes(), RING_STD), "grid": (grid_modes(), GRID_STD)}
 

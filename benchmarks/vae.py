@@ -44,7 +44,7 @@ import torch.nn.functional as F
 
 import genai_widgets as gw
 from genai_widgets.data import get_dataset
-from genai_widgets.engine.vae_step import elbo_terms
+from genai_widgets.families.vae.step import elbo_terms
 from genai_widgets.models import get_model
 
 

@@ -24,16 +24,21 @@ _WIDGETS = (
     "Dashboard",
     "VAEDashboard",
     "LatentScatter",
+    "RunDashboard",
 )
 _LAZY = {
     "get_dataset": ".data",
     **dict.fromkeys(
-        ("GANConfig", "Run", "VAEConfig", "load_run", "train_gan", "train_vae"), ".engine"
+        ("GANConfig", "VAEConfig", "load_run", "train_gan", "train_vae", "build_run"), ".families"
     ),
+    **dict.fromkeys(
+        ("Run", "RunConfig", "Family", "Capability", "CapabilityError", "Built"), ".engine"
+    ),
+    **dict.fromkeys(("register_family", "NonFiniteLossError"), ".engine"),
     **dict.fromkeys(("get_model", "list_models", "register_model"), ".models"),
     **dict.fromkeys(_WIDGETS, ".widgets"),  # widgets import anywidget
 }
-_SUBPACKAGES = ("data", "engine", "models", "widgets", "magics")
+_SUBPACKAGES = ("data", "engine", "families", "quality", "models", "widgets", "magics")
 
 
 def __getattr__(name: str) -> Any:
@@ -61,7 +66,15 @@ __all__ = [
     "train_gan",
     "train_vae",
     "load_run",
+    "build_run",
+    "register_family",
     "Run",
+    "RunConfig",
+    "Family",
+    "Capability",
+    "CapabilityError",
+    "Built",
+    "NonFiniteLossError",
     "GANConfig",
     "VAEConfig",
     "get_dataset",

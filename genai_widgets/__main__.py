@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'--family gan|vae':<28} the model family (default: gan)")
         print(flag_help_text(trainer, cli=True))
         return 0
-    from .engine.api import build_run
+    from .families import build_run
 
     try:
         line = " ".join(shlex.quote(a) for a in argv)

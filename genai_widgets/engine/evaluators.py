@@ -37,59 +37,73 @@ POLL_S = 0.1  # how often the evaluation thread looks at the run's step
 
 
 class ModelCopies:
-    """Copies of a run's generator and discriminator (logits out, the wrapper the loss sees),
-    in eval mode, with gradients off for their parameters. `refresh()` copies the live weights
-    under the run's step lock, only when the run has moved on since the last copy.
+    """Copies of a run's modules (`family.evaluation_modules()`: for a GAN the generator that
+    sampling reads and the discriminator as the loss sees it, logits out), in eval mode, with
+    gradients off for their parameters; each role is an attribute (`copies.generator`).
+    `refresh()` copies the live weights under the run's step lock, only when the run has moved
+    on since the last copy.
 
     Any thread may own one; the copies are that thread's to use while the trainer goes on.
-    The generator is the one sampling reads (its weight average when the run keeps one), or with
-    `live=True` the generator being trained: what the discriminator is playing against."""
+    With `live=True` the modules are the ones being trained (for a GAN: the generator the
+    discriminator is playing against)."""
 
     def __init__(self, run: Run, *, live: bool = False):
         self.run = run
         self.live = live
-        self.generator: nn.Module | None = None
-        self.discriminator: nn.Module | None = None
+        self.modules: dict[str, nn.Module] = {}
         self.step = -1
         self.time = 0.0
-        self.latent_dim = int(run.latent_dim)
-        self.latent_shape = tuple(run._latent_shape)
+        family = run.family
+        self.decoder_name = getattr(family, "decoder_name", "") or None
+        self.latent_dim = int(getattr(family, "latent_dim", 0) or 0)
+        self.latent_shape = tuple(getattr(family, "latent_shape", ()) or ())
         self.device = run.device
-        self.loss = run.loss
+        self.loss = getattr(family, "loss", None)
+
+    def __getattr__(self, name: str) -> nn.Module | None:
+        # A role not copied yet (before the first refresh()) reads as None.
+        if name.startswith("_") or name == "modules":
+            raise AttributeError(name)
+        modules = self.__dict__.get("modules", {})
+        if name in modules:
+            return modules[name]
+        family = self.__dict__["run"].family
+        if name in getattr(family, "module_names", ()):
+            return None
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def refresh(self) -> int:
         """Copy the current weights (if the run has stepped since); returns their step."""
         run = self.run
         with run._step_lock:
             step = run.step
-            if self.generator is not None and step == self.step:
+            if self.modules and step == self.step:
                 return step
-            if self.live:
-                live_g = run.generator
-            else:  # the generator sampling reads (its weight average when the run keeps one)
-                live_g = run.family.inference_modules().get("generator", run.generator)
-            live_d = run._parts.discriminator
-            if self.generator is None or self.discriminator is None:
-                self.generator = _frozen_copy(live_g)
-                self.discriminator = _frozen_copy(live_d)
-            else:
-                self.generator.load_state_dict(live_g.state_dict())
-                self.discriminator.load_state_dict(live_d.state_dict())
+            live = run.family.evaluation_modules(live=self.live)
+            for role, module in live.items():
+                copy_ = self.modules.get(role)
+                if copy_ is None:
+                    self.modules[role] = _frozen_copy(module)
+                else:
+                    copy_.load_state_dict(module.state_dict())
             self.step = step
             self.time = run._elapsed()
         return step
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """G(z) on the run's device (z is (N, latent_dim), any device)."""
-        assert self.generator is not None, "refresh() first"
+        """The decoding module (a GAN's generator) on z (N, latent_dim, any device), on the
+        run's device."""
+        decoder = self.modules.get(self.decoder_name or "")
+        assert decoder is not None, "refresh() first (and a family with a decoder)"
         with torch.no_grad():
-            return self.generator(z.to(self.device).view(z.shape[0], *self.latent_shape))
+            return decoder(z.to(self.device).view(z.shape[0], *self.latent_shape))
 
     def discriminate(self, x: torch.Tensor) -> torch.Tensor:
         """D's logits (critic values for wgan-gp / hinge), one per sample."""
-        assert self.discriminator is not None, "refresh() first"
+        discriminator = self.modules.get("discriminator")
+        assert discriminator is not None, "refresh() first (and a family with a discriminator)"
         with torch.no_grad():
-            return self.discriminator(x.to(self.device))
+            return discriminator(x.to(self.device))
 
 
 def _frozen_copy(module: nn.Module) -> nn.Module:

@@ -3,11 +3,13 @@
 The trainer thread owns the models and optimizers. Other threads (the notebook, widget
 flushers, comm callbacks) talk to it through a condition variable (pause / resume / stop /
 set) and read what it publishes: the bounded `History`, snapshots and events. `sample()` and
-`interpolate()` run on a copy of the generator (decoder) taken between two steps.
+the family's capabilities (`interpolate()`, `encode()` ...) run on copies of its modules taken
+between two steps.
 
 What differs between model families (the modules, the step, the metric columns, the
-checkpointed state) lives in a `Family` (`gan_family.py`, `vae_family.py`); everything here
-is the same for all of them."""
+checkpointed state, the kind of sample, the capabilities) lives in a `Family` (`family.py`;
+the package's own are in `genai_widgets.families`); everything here is the same for all of
+them, and nothing here knows a family, a widget or a magic by name."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import collections
 import contextlib
 import copy
 import datetime
+import functools
+import importlib
 import json
 import math
 import os
@@ -23,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,17 +38,13 @@ from torch import nn
 
 from . import images as _images
 from .checkpoint import save_checkpoint
-from .config import RunConfig, validate_config
-from .coverage import coverage_evaluator
-from .encoding import EncoderMethods
+from .config import RunConfig, settable_fields, validate_config
 from .evaluators import EvaluationRunner, Evaluator, merge_into_history
-from .family import Family, NoWeights
-from .gan_family import GANFamily, _ends_in_sigmoid, _FlatLogits  # noqa: F401 (moved there)
-from .gan_step import NonFiniteLossError
+from .family import Family, NonFiniteLossError, NoWeights, missing_capability
 from .history import History
 from .metrics import MetricSink
 from .output import bind_output_parent, capture_output_parent
-from .quality import quality_warnings
+from .registry import families
 from .store import RunReader, RunStore
 from .threads import (
     prepare_training_thread,
@@ -110,12 +111,14 @@ def _default_name(prefix: str = "gan") -> str:
     return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
 
 
-class Run(EncoderMethods):
-    """A training run of any family (GAN, VAE). Build with `gw.train_gan(...)`,
-    `gw.train_vae(...)` or `gw.load_run(path)`.
+class Run:
+    """A training run of any family (GAN, VAE, or one registered from outside). Build with
+    `gw.train_gan(...)`, `gw.train_vae(...)`, `build_run(config)` or `gw.load_run(path)`.
 
     The family's modules are attributes: `run.generator` and `run.discriminator` for a GAN,
-    `run.encoder` and `run.decoder` for a VAE; `run.family` is the `Family` object."""
+    `run.encoder` and `run.decoder` for a VAE; `run.family` is the `Family` object. Methods
+    of the family's capabilities are forwarded: `run.interpolate(...)` calls
+    `run.family.interpolate(run, ...)`; a family without one raises `CapabilityError`."""
 
     # ------------------------------------------------------------------ construction
     def __init__(
@@ -125,17 +128,13 @@ class Run(EncoderMethods):
         data_source: Any,
         device: torch.device,
         run_dir: Path,
-        family: Family | None = None,
-        generator: nn.Module | None = None,
-        discriminator: nn.Module | None = None,
-        latent_shape: tuple[int, ...] | None = None,
+        family: Family,
         held_out: Any = None,
         checkpoint: dict[str, Any] | None = None,
         reopen: bool = False,
     ):
-        """`family` is built by `build_run`; a GAN may instead be given as its `generator`,
-        `discriminator` and `latent_shape`. `held_out`: data kept out of training (a
-        DataSource), for held-out metrics and the VAE's latent views. `reopen`: the run
+        """`family` is built by `build_run` (`Family.build`). `held_out`: data kept out of
+        training (a DataSource), for held-out metrics and the VAE's latent views. `reopen`: the run
         directory exists (`gw.load_run`): read it back, at `checkpoint` if one is given, else
         as a view of its store without weights (`family` is then a `NoWeights`)."""
         self.config = config
@@ -145,7 +144,6 @@ class Run(EncoderMethods):
         self.device = device
         self.data_source = data_source
         self.held_out = held_out
-        self.latent_dim = config.latent_dim
 
         self._cond = threading.Condition(threading.RLock())
         self._step_lock = threading.Lock()  # held by the trainer for each step
@@ -157,7 +155,7 @@ class Run(EncoderMethods):
         self._pending: dict[str, Any] = {}
         self._single_steps = 0  # steps asked for by step_once() and not yet done
         self._single_done = 0  # steps done for step_once() so far
-        self._settings = {k: getattr(config, k) for k in type(config).settable}
+        self._settings = {k: getattr(config, k) for k in settable_fields(type(config))}
         self._output_parent: tuple[Any, dict] | None = None
         self.message: str | None = None
         self.error: BaseException | None = None
@@ -165,28 +163,16 @@ class Run(EncoderMethods):
         self._version = 0
         self._rate_window: collections.deque[tuple[float, int]] = collections.deque(maxlen=64)
 
-        if family is None:  # a GAN given as its two modules
-            if generator is None or discriminator is None:
-                raise TypeError("Run needs family=, or generator= and discriminator= for a GAN")
-            family = GANFamily(
-                config,  # type: ignore[arg-type]
-                generator,
-                discriminator,
-                latent_shape or (config.latent_dim,),
-                device,
-                self._settings,
-            )
+        if not isinstance(family, Family):
+            raise TypeError(f"Run needs a Family object, got {type(family).__name__}")
         self.family = family
         if not isinstance(family, NoWeights):  # its modules are never built
             for role, module in family.modules().items():
                 setattr(self, role, module)  # run.generator / run.encoder ...
         self.loss = getattr(family, "loss", None)  # a GAN's objective
         self._parts = family.parts
-        self._latent_shape = family.latent_shape
         self.warnings: list[dict[str, Any]] = []  # health warnings (posterior collapse, ...)
         self._health_active: set[str] = set()
-        fixed = torch.Generator().manual_seed(config.seed + 2)
-        self.fixed_z = torch.randn(config.n_samples, self.latent_dim, generator=fixed)
         self._batches = (
             data_source.batches(config.batch_size, seed=config.seed + 3)
             if data_source is not None
@@ -211,29 +197,13 @@ class Run(EncoderMethods):
             self._restore(checkpoint)
         else:
             (run_dir / "config.json").write_text(json.dumps(config.to_json(), indent=2))
-            self._store.set_meta("latent_shape", list(self._latent_shape))
+            for key, value in family.store_meta().items():  # e.g. a latent family's z layout
+                self._store.set_meta(key, value)
             self._store.set_meta("family", family.name)
         self._sink = MetricSink(self, device)
-        modes = getattr(data_source, "modes", None)
-        if modes is not None and getattr(data_source, "mode_std", None):  # "ring", "grid"
-            self.add_evaluator(
-                coverage_evaluator(modes, data_source.mode_std, seed=config.seed + 4)
-            )
-        quality_every = getattr(config, "quality_every", 0)
-        labels = getattr(data_source, "labels", None)
-        images = getattr(data_source, "tensor", None)
-        if quality_every and labels is not None and images is not None and images.dim() == 4:
-            from .quality import quality_evaluator
-
-            self.add_evaluator(
-                quality_evaluator(
-                    images,
-                    labels,
-                    every_steps=quality_every,
-                    seed=config.seed,
-                    inception_weights=getattr(config, "inception_weights", None),
-                )
-            )
+        if not isinstance(family, NoWeights):
+            for evaluator in family.evaluators(self):  # mode coverage, FID ...: the family's
+                self.add_evaluator(evaluator)
         RUNS[self.name] = self
 
     # ------------------------------------------------------------------ public state
@@ -244,11 +214,37 @@ class Run(EncoderMethods):
         return not isinstance(self.family, NoWeights)
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: a module role of a run without weights.
+        # Only reached when normal lookup fails: a capability of the family (forwarded), a
+        # module role of a run without weights, or a capability the family lacks.
         family = self.__dict__.get("family")
+        if family is None or name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        for cap in family.capabilities:
+            if name in cap.methods:
+                method = getattr(family, name)
+                forward = functools.partial(method, self)
+                functools.update_wrapper(forward, method)
+                return forward
+            if name in cap.attributes:
+                return getattr(family, name)
         if isinstance(family, NoWeights) and name in family.module_names:
             raise AttributeError(f"run.{name} does not exist: {family.reason}")
+        if not name.startswith("_"):
+            families()  # every installed family has declared its capabilities
+        error = missing_capability(self.__dict__.get("name", "?"), family, name)
+        if error is not None:
+            raise error
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        family = self.__dict__.get("family")
+        extra = [m for cap in getattr(family, "capabilities", ()) for m in cap.members]
+        return sorted({*super().__dir__(), *extra})
+
+    @property
+    def capabilities(self) -> list[str]:
+        """Names of the family's optional capabilities ("latent decoding", "encoding" ...)."""
+        return [cap.name for cap in self.family.capabilities]
 
     def _require_weights(self) -> None:
         if isinstance(self.family, NoWeights):
@@ -488,7 +484,7 @@ class Run(EncoderMethods):
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
         sample_every, beta1, beta2. `sample_every=None` goes back to the automatic interval
         (AUTO_SAMPLE_*). Bad values raise ValueError and the run keeps its old values."""
-        settable = type(self.config).settable
+        settable = settable_fields(type(self.config))
         unknown = sorted(set(changes) - set(settable))
         if unknown:
             raise ValueError(
@@ -507,22 +503,6 @@ class Run(EncoderMethods):
             self._emit("HyperparametersChanged", {k: changes[k] for k in changes})
 
     # ------------------------------------------------------------------ generation
-    def random_z(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """n latent vectors from the prior, on the CPU (seeded if `seed` is given)."""
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        return torch.randn(n, self.latent_dim, generator=gen)
-
-    def _check_z(self, z: Any, name: str = "z") -> torch.Tensor:
-        z = torch.as_tensor(z, dtype=torch.float32)
-        if z.dim() == 1:
-            z = z.unsqueeze(0)
-        z = z.reshape(z.shape[0], -1)
-        if z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"{name} must have {self.latent_dim} values per sample (latent_dim), got shape {tuple(z.shape)}"
-            )
-        return z
-
     def _inference_copy(self, role: str) -> nn.Module:
         """An eval-mode copy of the family's `role` module ("generator", "encoder", "decoder")
         with the weights of the last completed step. Call with `_copy_lock` held."""
@@ -538,34 +518,29 @@ class Run(EncoderMethods):
         module.eval()
         return module
 
-    def _decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Generator (decoder) copy in eval mode; never the live module mid-update."""
-        with self._copy_lock:
-            decoder = self._inference_copy(self.family.decoder_name)
-            with torch.no_grad():
-                out = decoder(z.to(self.device).view(z.shape[0], *self._latent_shape))
-                out = self.family.to_samples(out)
-            out = out.float().cpu()
-        if threading.current_thread() is not self._thread:
-            release_openmp_pool()  # a widget flusher or a cell: do not leave an idle pool behind
-        return out
+    @contextlib.contextmanager
+    def inference_copy(self, *roles: str) -> Iterator[Any]:
+        """Eval-mode copies of the family's `roles` modules (`Family.inference_modules`) with
+        the weights of the last completed step, for a family's `sample` and capability
+        methods: ``with run.inference_copy("decoder") as decoder: ...`` (several roles: a
+        tuple). Training goes on meanwhile; the copies are not retaken inside the block, and
+        gradients are off in it. Raises RuntimeError on a run without weights."""
+        self._require_weights()
+        try:
+            with self._copy_lock:
+                copies = tuple(self._inference_copy(role) for role in roles)
+                with torch.no_grad():
+                    yield copies[0] if len(copies) == 1 else copies
+        finally:
+            if threading.current_thread() is not self._thread:
+                release_openmp_pool()  # a cell or a widget flusher: leave no idle pool behind
 
-    def sample(self, n: int = 16, z: Any = None) -> torch.Tensor:
-        """Samples from the current weights: NCHW (or N x 2 points) in [-1, 1], on the CPU."""
-        if z is None:
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"n must be a positive integer, got {n!r}")
-            z = self.random_z(n)
-        return self._decode(self._check_z(z))
-
-    def interpolate(self, z0: Any, z1: Any, steps: int = 8, method: str = "slerp") -> torch.Tensor:
-        """Decode `steps` points from z0 to z1 (both ends included): lerp or slerp."""
-        if method not in ("slerp", "lerp"):
-            raise ValueError(f"method must be 'slerp' or 'lerp', got {method!r}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-            raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
-        a, b = self._check_z(z0, "z0")[0], self._check_z(z1, "z1")[0]
-        return self._decode(interpolate_latents(a, b, steps, method))
+    def sample(self, n: int = 16, **options: Any) -> Any:
+        """`n` samples of the family's own kind from the current weights (`family.sample_kind`:
+        images NCHW in [-1, 1] or N x 2 points on the CPU for a GAN / VAE, which also take
+        `z=` latent vectors instead of `n`)."""
+        self._require_weights()
+        return self.family.sample(self, n, **options)
 
     # ------------------------------------------------------------------ snapshots
     @property
@@ -635,10 +610,8 @@ class Run(EncoderMethods):
             "time": self._elapsed(),
             "config": self.config.to_json(),
             "settings": dict(self._settings),
-            "latent_shape": list(self._latent_shape),
-            **self.family.state_dict(),  # modules, optimizers, the family's RNG
+            **self.family.state_dict(),  # modules, optimizers, the family's RNG (and fixed z)
             "torch_rng": torch.get_rng_state(),
-            "fixed_z": self.fixed_z,
         }
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
@@ -682,7 +655,6 @@ class Run(EncoderMethods):
             self._time_offset = float(state.get("time", 0.0))
             self._settings.update(state.get("settings", {}))
             self.family.load_state_dict(state)
-            self.fixed_z = state["fixed_z"]
             if (
                 "batches" in state
                 and self._batches is not None
@@ -801,7 +773,7 @@ class Run(EncoderMethods):
                         continue
                     self.step += 1
                 step = self.step
-                self._sink.add(step, self._elapsed(), values, self._settings["lr"])
+                self._sink.add(step, self._elapsed(), values, self._settings.get("lr", math.nan))
                 self._rate_window.append((time.perf_counter(), step))
                 if self._snapshot_due(step, settings["sample_every"]):
                     self._take_snapshot()
@@ -903,19 +875,9 @@ class Run(EncoderMethods):
 
     def _take_snapshot(self) -> None:
         self._last_snapshot_time = time.monotonic()
-        G = self.family.decoder_module
         with self._step_lock:
-            was_training = G.training
-            G.eval()
-            try:
-                with torch.no_grad():
-                    out = G(
-                        self.fixed_z.to(self.device).view(len(self.fixed_z), *self._latent_shape)
-                    )
-                    out = self.family.to_samples(out)
-            finally:
-                G.train(was_training)
-        if out.dim() != 4:  # 2-D points have no image grid; the data-space view draws them
+            out = self.family.snapshot(self)  # the fixed sample grid, or None (no images)
+        if out is None or out.dim() != 4:
             return
         imgs = _images.to_uint8(out)
         nrow = _grid_cols(len(imgs))
@@ -941,9 +903,8 @@ class Run(EncoderMethods):
         `run.warnings`) once when its condition starts to hold, and again only after it
         cleared. Runs on the trainer thread every HEALTH_EVERY steps, on host rows."""
         _, recent = self._history.since(max(0, self._history.total - HEALTH_WINDOW))
-        found = dict(self.family.health(recent, step, dict(self._settings)))
-        if "fid" in self.evaluation_names:  # live quality measures: collapse, over-fitting
-            found.update(quality_warnings(self.evaluations))
+        evaluations = self.evaluations if self.evaluation_names else None
+        found = dict(self.family.health(recent, step, dict(self._settings), evaluations))
         for kind, text in found.items():
             if kind not in self._health_active:
                 with self._cond:
@@ -953,12 +914,14 @@ class Run(EncoderMethods):
         self._health_active = set(found)
 
     # ------------------------------------------------------------------ display
-    def dashboard(self):
+    def dashboard(self) -> Any:
         """The composite widget for this run's family: curves, samples, latent views,
-        controls (`Dashboard` for a GAN, `VAEDashboard` for a VAE)."""
-        from ..widgets import dashboard_for
-
-        return dashboard_for(self)
+        controls (`Dashboard` for a GAN, `VAEDashboard` for a VAE, the shared dashboard for
+        a family without its own). The family names it by import path (`Family.dashboard`,
+        "module:callable"); the engine imports no widget module itself."""
+        module_name, _, attr = self.family.dashboard.partition(":")
+        factory = getattr(importlib.import_module(module_name), attr)
+        return factory(self)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
@@ -971,20 +934,3 @@ class Run(EncoderMethods):
 
 def _grid_cols(n: int) -> int:
     return max(1, math.ceil(math.sqrt(n)))
-
-
-def interpolate_latents(
-    z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "slerp"
-) -> torch.Tensor:
-    """Points from z0 to z1 inclusive. Slerp follows the great circle, which keeps the norm
-    typical of a Gaussian prior in high dimensions (White, 2016); lerp cuts through the
-    low-norm interior."""
-    t = torch.linspace(0.0, 1.0, steps, dtype=z0.dtype).unsqueeze(1)
-    if method == "lerp":
-        return (1 - t) * z0 + t * z1
-    a, b = z0 / z0.norm(), z1 / z1.norm()
-    omega = torch.arccos((a * b).sum().clamp(-1.0, 1.0))
-    if omega.abs() < 1e-6:  # parallel vectors: slerp degenerates to lerp
-        return (1 - t) * z0 + t * z1
-    so = torch.sin(omega)
-    return torch.sin((1 - t) * omega) / so * z0 + torch.sin(t * omega) / so * z1

@@ -1,18 +1,21 @@
-"""Live widgets for a training run (anywidget): each usable alone, composed by `Dashboard` (a GAN)
-and `VAEDashboard` (a VAE); `run.dashboard()` picks the one for the run's family.
+"""Live widgets for a training run (anywidget): shared panels (loss curve, controls, sample
+grid, the flusher, static PNGs) here, each family's own panels in a folder of its own
+(`gan/`, `vae/`). Each widget is usable alone; `run.dashboard()` builds the one its family
+names (`Family.dashboard`), and a family without its own gets `RunDashboard`.
 
 One `Flusher` thread per displayed run writes all widget state, at most ten times a second;
 the trainer never calls into a widget."""
 
 from .controls import Controls
-from .dashboard import Dashboard, dashboard_for
-from .data_space import DataSpace
 from .flusher import Flusher
-from .latent_explorer import LatentExplorer
-from .latent_scatter import LatentScatter
+from .gan.dashboard import Dashboard
+from .gan.data_space import DataSpace
+from .gan.latent_explorer import LatentExplorer
 from .loss_curve import LossCurve
+from .run_dashboard import RunDashboard, dashboard_for
 from .sample_grid import SampleGrid
-from .vae_dashboard import VAEDashboard
+from .vae.dashboard import VAEDashboard
+from .vae.latent_scatter import LatentScatter
 
 __all__ = [
     "Controls",
@@ -22,6 +25,7 @@ __all__ = [
     "LatentExplorer",
     "LatentScatter",
     "LossCurve",
+    "RunDashboard",
     "SampleGrid",
     "VAEDashboard",
     "dashboard_for",

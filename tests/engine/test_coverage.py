@@ -11,7 +11,7 @@ import torch
 
 import genai_widgets as gw
 from genai_widgets.data._toy import GRID_STD, RING_STD, grid_modes, ring_modes, toy_dataset
-from genai_widgets.engine.coverage import mode_coverage, nearest_modes
+from genai_widgets.quality.coverage import mode_coverage, nearest_modes
 
 
 def test_real_ring_samples_cover_8_of_8():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genai_widgets.engine.data_space import (
+from genai_widgets.families.gan.data_space import (
     data_space_frame,
     discriminator_map,
     generator_gradients,
@@ -14,7 +14,7 @@ from genai_widgets.engine.data_space import (
     plane_grid,
     view_bounds,
 )
-from genai_widgets.engine.losses import HingeLoss, NonSaturatingLoss, WGANGPLoss
+from genai_widgets.families.gan.losses import HingeLoss, NonSaturatingLoss, WGANGPLoss
 
 
 def linear(n_in: int, n_out: int, weight: list, bias: list) -> nn.Linear:

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 
 import genai_widgets as gw
-from genai_widgets.engine.config import DATA_DEFAULTS, LOSS_DEFAULTS, GANConfig, resolve_defaults
+from genai_widgets.families.gan.config import (
+    DATA_DEFAULTS,
+    LOSS_DEFAULTS,
+    GANConfig,
+    resolve_defaults,
+)
 
 
 def test_auto_fields_resolve_by_the_kind_of_data():
@@ -22,13 +27,13 @@ def test_auto_fields_resolve_by_the_kind_of_data():
 
 
 def test_runs_store_the_resolved_values(tmp_path):
-    ring = gw.engine.build_run(
-        gw.engine.make_config(data="ring", device="cpu", run_dir=str(tmp_path / "r"))
+    ring = gw.families.build_run(
+        gw.families.make_config(data="ring", device="cpu", run_dir=str(tmp_path / "r"))
     )
     assert (ring.config.latent_dim, ring.config.batch_size, ring.config.lr) == (2, 256, 1e-3)
     assert ring.latent_dim == 2 and ring.settings["lr"] == 1e-3
-    digits = gw.engine.build_run(
-        gw.engine.make_config(
+    digits = gw.families.build_run(
+        gw.families.make_config(
             data="digits", image_size=16, width=8, device="cpu", run_dir=str(tmp_path / "d")
         )
     )
@@ -60,8 +65,8 @@ def test_small_data_defaults_follow_data_and_loss():
 
 
 def test_a_wgan_run_uses_its_defaults_and_refuses_auto_mid_run(tmp_path):
-    run = gw.engine.build_run(
-        gw.engine.make_config(
+    run = gw.families.build_run(
+        gw.families.make_config(
             data="ring", loss="wgan-gp", device="cpu", run_dir=str(tmp_path / "w")
         )
     )

@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 import genai_widgets as gw
-from genai_widgets.engine.api import build_run
-from genai_widgets.engine.config import make_config
 from genai_widgets.engine.metrics import MetricSink
 from genai_widgets.engine.run import resolve_device
+from genai_widgets.families import build_run
+from genai_widgets.families.gan.config import make_config
 
 
 def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):

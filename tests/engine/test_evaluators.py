@@ -26,7 +26,7 @@ def mean_output(calls: list):
 
 def test_evaluation_runs_off_the_trainer_thread(tiny):
     calls: list = []
-    run = gw.engine.build_run(gw.engine.make_config(**tiny(max_steps=30)))
+    run = gw.families.build_run(gw.families.make_config(**tiny(max_steps=30)))
     run.add_evaluator(Evaluator("mean", mean_output(calls), every_steps=5, min_interval_s=0))
     run.start()
     trainer = run._thread
@@ -42,7 +42,7 @@ def test_evaluation_runs_off_the_trainer_thread(tiny):
 
 def test_results_have_their_own_step_column_and_show_in_history(tiny):
     calls: list = []
-    run = gw.engine.build_run(gw.engine.make_config(**tiny(max_steps=25)))
+    run = gw.families.build_run(gw.families.make_config(**tiny(max_steps=25)))
     run.add_evaluator(
         Evaluator(
             "mean", mean_output(calls), every_steps=5, min_interval_s=0, columns=("mean_out",)
@@ -65,7 +65,7 @@ def test_results_have_their_own_step_column_and_show_in_history(tiny):
 
 def test_evaluations_are_stored_and_come_back_with_load_run(tiny):
     calls: list = []
-    run = gw.engine.build_run(gw.engine.make_config(**tiny(max_steps=20)))
+    run = gw.families.build_run(gw.families.make_config(**tiny(max_steps=20)))
     run.add_evaluator(Evaluator("mean", mean_output(calls), every_steps=5, min_interval_s=0))
     run.start()
     assert run.wait(60) == "finished"
@@ -81,7 +81,7 @@ def test_a_failing_evaluator_does_not_stop_training(tiny):
     def broken(models):
         raise RuntimeError("no good")
 
-    run = gw.engine.build_run(gw.engine.make_config(**tiny(max_steps=15)))
+    run = gw.families.build_run(gw.families.make_config(**tiny(max_steps=15)))
     run.add_evaluator(Evaluator("broken", broken, every_steps=5, min_interval_s=0))
     run.start()
     assert run.wait(60) == "finished" and run.step == 15
@@ -100,7 +100,7 @@ def test_evaluator_checks():
 
 
 def test_evaluator_names_and_columns_must_not_clash(tiny):
-    run = gw.engine.build_run(gw.engine.make_config(**tiny(max_steps=5)))
+    run = gw.families.build_run(gw.families.make_config(**tiny(max_steps=5)))
     run.add_evaluator(Evaluator("a", lambda m: {}))
     with pytest.raises(ValueError, match="already has an evaluator named 'a'"):
         run.add_evaluator(Evaluator("a", lambda m: {}))
@@ -122,13 +122,13 @@ def test_merge_into_history_aligns_on_the_nearest_step():
 
 
 def test_model_copies_follow_the_weights_without_touching_them(tiny):
-    run = gw.engine.build_run(gw.engine.make_config(**tiny(max_steps=3)))
+    run = gw.families.build_run(gw.families.make_config(**tiny(max_steps=3)))
     copies = ModelCopies(run)
     assert copies.refresh() == 0
     z = torch.randn(4, 16)
     sampler = run.family.inference_modules()["generator"]  # the average, calibrated
     with torch.no_grad():
-        expected = sampler.eval()(z.view(4, *run._latent_shape))
+        expected = sampler.eval()(z.view(4, *run.family.latent_shape))
     torch.testing.assert_close(copies.generate(z), expected)
     assert copies.generator is not run.generator and copies.generator is not sampler
     assert not any(p.requires_grad for p in copies.generator.parameters())
@@ -138,7 +138,7 @@ def test_model_copies_follow_the_weights_without_touching_them(tiny):
     sampler = run.family.inference_modules()["generator"]  # the weight average (GANConfig.ema)
     with torch.no_grad():
         sampler.eval()
-        torch.testing.assert_close(copies.generate(z), sampler(z.view(4, *run._latent_shape)))
+        torch.testing.assert_close(copies.generate(z), sampler(z.view(4, *run.family.latent_shape)))
 
 
 def test_live_copies_hold_the_generator_being_trained_not_its_average(tiny):
@@ -147,7 +147,7 @@ def test_live_copies_hold_the_generator_being_trained_not_its_average(tiny):
     average, live = ModelCopies(run), ModelCopies(run, live=True)
     average.refresh(), live.refresh()
     z = torch.randn(4, 16)
-    shape = (4, *run._latent_shape)
+    shape = (4, *run.family.latent_shape)
     with torch.no_grad():
         run.generator.eval()
         sampler = run.family.inference_modules()["generator"]

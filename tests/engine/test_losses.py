@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from genai_widgets.engine.losses import (
+from genai_widgets.families.gan.losses import (
     HingeLoss,
     MinimaxLoss,
     NonSaturatingLoss,
@@ -104,7 +104,7 @@ def test_r1_adds_gamma_times_w_to_a_linear_discriminators_gradient():
     # D(x) = w . x + b has gradient w at every real point: the R1 term r1 / 2 * |w|^2 adds
     # exactly r1 * w to the weight's gradient and nothing to the bias's. One D update with
     # SGD(lr=1) shows it: the weights of two identical runs differ by r1 * w_before.
-    from genai_widgets.engine.gan_step import GANParts, gan_step
+    from genai_widgets.families.gan.step import GANParts, gan_step
 
     def parts(seed: int) -> GANParts:
         torch.manual_seed(seed)
@@ -137,14 +137,14 @@ def test_r1_adds_gamma_times_w_to_a_linear_discriminators_gradient():
 def test_the_gan_family_applies_r1_lazily_every_r1_every_steps(tmp_path):
     import genai_widgets as gw
 
-    run = gw.engine.build_run(
-        gw.engine.make_config(
+    run = gw.families.build_run(
+        gw.families.make_config(
             data="digits", image_size=16, width=8, batch_size=8, latent_dim=8, device="cpu",
             run_dir=str(tmp_path / "lazy"), r1=0.2, r1_every=4, augment="none", max_steps=8,
         )
     )  # fmt: skip
     seen = []
-    import genai_widgets.engine.gan_family as gf
+    import genai_widgets.families.gan.family as gf
 
     real_step = gf.gan_step
     gf.gan_step = lambda *a, **k: seen.append((k["r1"], k["r1_now"])) or real_step(*a, **k)
@@ -158,7 +158,7 @@ def test_the_gan_family_applies_r1_lazily_every_r1_every_steps(tmp_path):
 
 
 def _linear_parts(loss, seed: int = 0):
-    from genai_widgets.engine.gan_step import GANParts
+    from genai_widgets.families.gan.step import GANParts
 
     torch.manual_seed(seed)
     g, d = nn.Linear(2, 2), nn.Linear(2, 1)
@@ -171,7 +171,7 @@ def _linear_parts(loss, seed: int = 0):
 
 
 def _step_metrics(parts, real, **kw) -> dict[str, float]:
-    from genai_widgets.engine.gan_step import gan_step, metric_names
+    from genai_widgets.families.gan.step import gan_step, metric_names
 
     values = gan_step(parts, real.clone, **kw).tolist()
     return dict(zip(metric_names(parts.loss), values, strict=True))
@@ -180,7 +180,7 @@ def _step_metrics(parts, real, **kw) -> dict[str, float]:
 def test_step_metrics_keep_the_adversarial_loss_and_each_penalty_apart():
     # D(x) = w . x + b: R1's |grad_x D|^2 is |w|^2 at every point and the GP's |grad| - 1 is
     # |w| - 1, so both penalties are known by hand; loss_d is the adversarial loss alone.
-    from genai_widgets.engine.gan_step import metric_names
+    from genai_widgets.families.gan.step import metric_names
 
     real = torch.randn(8, 2)
     ns = NonSaturatingLoss()
@@ -216,8 +216,8 @@ def test_lazy_r1_shows_in_its_own_column_and_never_in_loss_d(tmp_path):
     import genai_widgets as gw
 
     def run(r1: float):
-        r = gw.engine.build_run(
-            gw.engine.make_config(
+        r = gw.families.build_run(
+            gw.families.make_config(
                 data="digits", image_size=16, width=8, batch_size=8, latent_dim=8,
                 device="cpu", run_dir=str(tmp_path / f"r1-{r1}"), r1=r1, r1_every=4,
                 augment="none", ema=0.0, max_steps=8,

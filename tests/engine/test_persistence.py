@@ -185,7 +185,7 @@ def test_checkpoint_every_seconds_is_validated():
     assert gw.GANConfig().checkpoint_every_seconds == 60
     for bad in (-1, float("inf"), "60", True):
         with pytest.raises(ValueError, match="checkpoint_every_seconds must be a finite number"):
-            gw.engine.make_config(checkpoint_every_seconds=bad)
+            gw.families.make_config(checkpoint_every_seconds=bad)
 
 
 class ExplodingGenerator(torch.nn.Module):

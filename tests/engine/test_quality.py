@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from genai_widgets.data import get_dataset
-from genai_widgets.engine.augment import diff_augment, parse_policy
-from genai_widgets.engine.ema import GeneratorEMA
-from genai_widgets.engine.quality import (
+from genai_widgets.families.gan.augment import diff_augment, parse_policy
+from genai_widgets.families.gan.ema import GeneratorEMA
+from genai_widgets.quality.fid import (
     QualityMeter,
     classes_covered,
     frechet_distance,
@@ -199,7 +199,7 @@ def test_ema_calibrates_batch_norm_for_the_averaged_weights():
 
 # ------------------------------------------------------------------ warnings
 def test_quality_warnings_name_mode_collapse_and_over_fitting():
-    from genai_widgets.engine.quality import quality_warnings
+    from genai_widgets.quality.fid import quality_warnings
 
     steps = np.array([500, 1000, 1500, 2000, 2500.0])
     healthy = {"step": steps, "fid": np.array([40, 30, 25, 22, 21.0]),
@@ -219,7 +219,7 @@ def test_quality_warnings_name_mode_collapse_and_over_fitting():
 # ------------------------------------------------------------------ live, off the trainer
 def test_quality_is_measured_live_off_the_training_thread(tmp_path):
     import genai_widgets as gw
-    from genai_widgets.engine.quality import quality_evaluator
+    from genai_widgets.quality.fid import quality_evaluator
 
     src = get_dataset("digits", image_size=16)
     run = gw.train_gan(
@@ -280,7 +280,7 @@ def inception_file(tmp_path_factory):
     under test then loads it from disk exactly as it would load the real file."""
     import torch_fidelity.feature_extractor_inceptionv3 as fe
 
-    from genai_widgets.engine.quality import INCEPTION_WEIGHTS
+    from genai_widgets.quality.fid import INCEPTION_WEIGHTS
 
     saved_url, saved_load = (
         fe.load_state_dict_from_url,
@@ -302,7 +302,7 @@ def inception_file(tmp_path_factory):
 def test_inception_weights_are_found_on_disk_or_refused_saying_where(
     inception_file, tmp_path, monkeypatch
 ):
-    from genai_widgets.engine.quality import find_inception_weights
+    from genai_widgets.quality.fid import find_inception_weights
 
     assert find_inception_weights(inception_file) == inception_file
     with pytest.raises(FileNotFoundError, match="no file at"):
@@ -316,7 +316,7 @@ def test_inception_weights_are_found_on_disk_or_refused_saying_where(
 
 
 def test_inception_fid_is_zero_for_the_real_set_and_large_for_noise(inception_file):
-    from genai_widgets.engine.quality import InceptionFID
+    from genai_widgets.quality.fid import InceptionFID
 
     real = get_dataset("digits", image_size=16).tensor[:100]
     fid = InceptionFID(real, inception_file, features=64)
@@ -326,7 +326,7 @@ def test_inception_fid_is_zero_for_the_real_set_and_large_for_noise(inception_fi
 
 def test_quality_meter_and_runs_take_the_inception_option(inception_file, tmp_path):
     import genai_widgets as gw
-    from genai_widgets.engine import build_run, make_config
+    from genai_widgets.families import build_run, make_config
 
     src = get_dataset("digits", image_size=16)
     meter = QualityMeter.for_data(

@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import genai_widgets as gw
-from genai_widgets.engine.run import interpolate_latents
+from genai_widgets.families.latent import interpolate_latents
 
 
 def test_returns_at_once_and_trains_in_a_daemon_thread(tiny, wait_until):
@@ -219,7 +219,7 @@ def test_user_modules_and_dataloader_drop_in(tiny):
     )
     assert run.wait(60) == "finished", run.traceback_text
     assert np.isfinite(run.history["loss_d"]).all()
-    assert run._latent_shape == (16, 1, 1)
+    assert run.family.latent_shape == (16, 1, 1)
 
 
 def test_bad_inputs_fail_before_a_thread_starts(tiny):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import genai_widgets as gw
-from genai_widgets.engine.config import SETTABLE, GANConfig, make_config
+from genai_widgets.families.gan.config import SETTABLE, GANConfig, make_config
 
 
 def paused_run(tiny, wait_until, **kw):

@@ -15,10 +15,10 @@ from torch import nn
 
 import genai_widgets as gw
 from genai_widgets.engine import run as run_module
-from genai_widgets.engine.gan_family import GANFamily
 from genai_widgets.engine.run import Run
-from genai_widgets.engine.vae_family import VAEFamily
-from genai_widgets.engine.vae_step import (
+from genai_widgets.families.gan.family import GANFamily
+from genai_widgets.families.vae.family import VAEFamily
+from genai_widgets.families.vae.step import (
     VAEParts,
     beta_at,
     kl_to_standard_normal,

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
-from genai_widgets.engine.config import DEVICES, LOSSES, GANConfig, validate_config
+from genai_widgets.engine.config import DEVICES, validate_config
+from genai_widgets.families.gan.config import LOSSES, GANConfig
 from genai_widgets.magics import GanTrainArgs, flag_specs, parse_gan_train
 from genai_widgets.models import list_models
 

@@ -14,8 +14,8 @@ from IPython.core.error import UsageError
 from magic_helpers import TINY, FakeRun, the_magics, threads_started_since
 
 import genai_widgets.magics as magics
-from genai_widgets.engine.config import GANConfig
 from genai_widgets.engine.run import RUNS, Run
+from genai_widgets.families.gan.config import GANConfig
 from genai_widgets.models import list_models
 
 # One non-default value per GANConfig field, as flag text and as the field's value.

@@ -7,7 +7,7 @@ import dataclasses
 import importlib.util
 from pathlib import Path
 
-from genai_widgets.engine.config import GANConfig
+from genai_widgets.families.gan.config import GANConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 FLAGS_DOC = ROOT / "docs" / "flags.md"

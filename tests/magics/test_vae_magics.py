@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 from magic_helpers import FakeRun
 
 import genai_widgets.magics as magics
-from genai_widgets.engine.config import VAEConfig
+from genai_widgets.families.vae.config import VAEConfig
 
 TINY_VAE = "--data digits --image-size 16 --width 8 --batch-size 16 --latent-dim 4 --device cpu"
 FIELDS = [f.name for f in dataclasses.fields(VAEConfig)]

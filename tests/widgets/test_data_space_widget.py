@@ -16,7 +16,7 @@ from PIL import Image
 from widget_helpers import Recorder, wait_until
 
 import genai_widgets as gw
-from genai_widgets.engine.data_space import latent_mesh, plane_grid
+from genai_widgets.families.gan.data_space import latent_mesh, plane_grid
 
 
 def floats(data: bytes, width: int = 1) -> np.ndarray:

@@ -17,7 +17,7 @@ from widget_helpers import StubRun, wait_until
 
 import genai_widgets as gw
 from genai_widgets.widgets import _base
-from genai_widgets.widgets.latent_scatter import project_2d
+from genai_widgets.widgets.vae.latent_scatter import project_2d
 
 
 @pytest.fixture(scope="module")

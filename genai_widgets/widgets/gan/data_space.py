@@ -18,13 +18,13 @@ import torch
 import traitlets as t
 from PIL import Image, ImageDraw
 
-from ..engine.data_space import data_space_frame, latent_mesh, plane_grid, view_bounds
-from ..engine.evaluators import ModelCopies
-from ..engine.threads import foreground_torch
-from . import static_png
-from ._base import Panel, RunWidget, bundle
-from .controls import ControlsPanel
-from .flusher import Tick
+from ...engine.evaluators import ModelCopies
+from ...engine.threads import foreground_torch
+from ...families.gan.data_space import data_space_frame, latent_mesh, plane_grid, view_bounds
+from .. import static_png
+from .._base import Panel, RunWidget, bundle
+from ..controls import ControlsPanel
+from ..flusher import Tick
 
 LAYERS = ("heatmap", "real", "fake", "mesh", "arrows", "modes")
 N_REAL = 1000  # real points drawn (a fixed random subset)

@@ -1,6 +1,8 @@
 """The VAE as a `Family`: an encoder and a decoder trained together by one Adam optimizer on
-the (beta-weighted) negative ELBO of `vae_step.py`, and the health checks that warn when the
-posterior collapses or the reconstructions stop improving."""
+the (beta-weighted) negative ELBO of `step.py`, the health checks that warn when the
+posterior collapses or the reconstructions stop improving, and how a VAE run is built from its
+config and rebuilt from a checkpoint. Encoding (`run.encode`, `run.reconstruct`, ...) is its
+own capability (`encoding.py`)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,21 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ...engine.family import Built, adam_betas, set_lr
+from ...engine.registry import register_family
+from ..latent import (
+    LATENT_DECODING,
+    LatentFamily,
+    build_data,
+    ends_in,
+    probe_latent_layout,
+    with_data_size,
+)
 from .config import VAEConfig
-from .family import Family, adam_betas, probe_latent_layout, set_lr
-from .gan_family import _ends_in
-from .vae_step import VAE_METRICS, VAEParts, beta_at, elbo_terms, vae_step
+from .encoding import ENCODING, EncodingMethods
+from .step import VAE_METRICS, VAEParts, beta_at, elbo_terms, vae_step
+
+_ends_in = ends_in
 
 
 class _Posterior(nn.Module):
@@ -77,7 +90,7 @@ def _unique_parameters(*modules: nn.Module) -> list[nn.Parameter]:
     return list(seen.values())
 
 
-class VAEFamily(Family):
+class VAEFamily(EncodingMethods, LatentFamily):
     """Encoder + decoder trained by `vae_step`.
 
     Health checks (class attributes, so a test or a person can tune them):
@@ -88,8 +101,13 @@ class VAEFamily(Family):
     the `plateau_window` steps before."""
 
     name = "vae"
+    config_class = VAEConfig
     module_names = ("encoder", "decoder")
     decoder_name = "decoder"
+    capabilities = (LATENT_DECODING, ENCODING)
+    dashboard = "genai_widgets.widgets.vae.dashboard:VAEDashboard"
+    panels = ("controls", "curves", "samples", "reconstructions", "traversal", "latent scatter")
+    description = "variational autoencoder: images"
 
     collapse_kl = 0.1
     collapse_steps = 100
@@ -112,7 +130,7 @@ class VAEFamily(Family):
         self.likelihood = config.likelihood
         self.likelihood_std = float(config.likelihood_std)
         self.sample_shape = tuple(sample_shape)
-        self.latent_shape = tuple(latent_shape)
+        self.init_latent(config, latent_shape)
         self.metric_names = VAE_METRICS
         posterior = (
             encoder if isinstance(encoder, _Posterior) else _Posterior(encoder, config.latent_dim)
@@ -159,6 +177,7 @@ class VAEFamily(Family):
             "decoder": self.decoder.state_dict(),
             "optimizer": self.parts.optimizer.state_dict(),
             "noise_rng": self.parts.noise.get_state(),
+            **self.latent_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -166,6 +185,7 @@ class VAEFamily(Family):
         self.decoder.load_state_dict(state["decoder"])
         self.parts.optimizer.load_state_dict(state["optimizer"])
         self.parts.noise.set_state(state["noise_rng"])
+        self.load_latent_state(state)
 
     # ------------------------------------------------------------------ generation
     def modules(self) -> dict[str, nn.Module]:
@@ -175,7 +195,7 @@ class VAEFamily(Family):
         return {"encoder": self.parts.encoder, "decoder": self.parts.decoder}
 
     def result(self) -> Any:
-        from ..models import VAEModels
+        from ...models import VAEModels
 
         return VAEModels(self.encoder, self.decoder)
 
@@ -192,7 +212,11 @@ class VAEFamily(Family):
 
     # ------------------------------------------------------------------ health
     def health(
-        self, history: dict[str, Any], step: int, settings: dict[str, Any]
+        self,
+        history: dict[str, Any],
+        step: int,
+        settings: dict[str, Any],
+        evaluations: dict[str, Any] | None = None,
     ) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         kl = np.asarray(history.get("kl", ()), dtype=np.float64)
@@ -227,11 +251,57 @@ class VAEFamily(Family):
                 )
         return found
 
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(cls, config: VAEConfig, device: torch.device) -> Built:  # type: ignore[override]
+        # The training part and the held-out part (`test_fraction`, drawn with seed + 4).
+        data, held_out = build_data(config).split(config.test_fraction, seed=config.seed + 4)
+        config = with_data_size(config, data)
+        encoder, decoder = build_vae_modules(config, data)
+        latent_shape = probe_vae(encoder, decoder, data, config, device)
+        settings = {k: getattr(config, k) for k in VAEConfig.settable}
+        family = cls(
+            config, encoder, decoder, latent_shape, device, settings, tuple(data.sample_shape)
+        )
+        return Built(family, config, data, held_out)
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls, config: VAEConfig, state: dict[str, Any], device: torch.device, *, data: bool
+    ) -> Built:
+        from ...models import get_model
+
+        source = held_out = None
+        if data:  # the same split as when it trained (seeded)
+            source, held_out = build_data(config).split(config.test_fraction, seed=config.seed + 4)
+        if source is not None:
+            sample_shape: tuple[int, ...] = tuple(source.sample_shape)
+        elif isinstance(config.model, (tuple, list)):
+            sample_shape = ()  # unknown without data: encode() then checks no shape
+        else:  # no data given: the image shape from the decoder's last layer and the config
+            last = [k for k in state["decoder"] if k.endswith("weight")][-1]
+            channels = int(state["decoder"][last].shape[1])
+            sample_shape = (channels, config.image_size, config.image_size)
+        if isinstance(config.model, (tuple, list)):
+            encoder, decoder = config.model
+        else:
+            encoder, decoder = get_model(
+                config.model,
+                image_size=sample_shape[-1],
+                channels=sample_shape[0],
+                latent_dim=config.latent_dim,
+                width=config.width,
+            )
+        settings = {k: getattr(config, k) for k in VAEConfig.settable}
+        latent_shape = tuple(state.get("latent_shape", (config.latent_dim,)))
+        family = cls(config, encoder, decoder, latent_shape, device, settings, sample_shape)
+        return Built(family, config, source, held_out)
+
 
 # ---------------------------------------------------------------------- building
 def build_vae_modules(config: VAEConfig, data: Any) -> tuple[nn.Module, nn.Module]:
     """Registry name or user pair -> (encoder, decoder), seeded by config.seed."""
-    from ..models import check_model_name, get_model, list_models
+    from ...models import check_model_name, get_model, list_models
 
     model = config.model
     if isinstance(model, (tuple, list)) and len(model) == 2:
@@ -305,3 +375,6 @@ def probe_vae(
         encoder.train(modes[0])
         decoder.train(modes[1])
     return latent_shape
+
+
+register_family(VAEFamily)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import static_png
-from ._base import RunWidget, bundle
-from .controls import ControlsPanel
+from .. import static_png
+from .._base import RunWidget, bundle
+from ..controls import ControlsPanel
+from ..loss_curve import CurvePanel
+from ..sample_grid import GridPanel
 from .data_space import DataSpacePanel
 from .latent_explorer import ExplorerPanel
-from .loss_curve import CurvePanel
-from .sample_grid import GridPanel
 
 
 class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, DataSpacePanel, RunWidget):
@@ -37,12 +37,3 @@ class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, DataSpacePa
         side = self._space_image() if self.data_space_enabled else self._grid_image(300)
         chart = static_png.hstack([self._curve_image(cursor=self.snapshot_step), side])
         return static_png.to_png(static_png.vstack([status, chart, *notes]))
-
-
-def dashboard_for(run: Any) -> RunWidget:
-    """The dashboard of `run`'s family: `VAEDashboard` for a VAE, `Dashboard` otherwise."""
-    if "encoder" in getattr(getattr(run, "family", None), "module_names", ()):
-        from .vae_dashboard import VAEDashboard
-
-        return VAEDashboard(run)
-    return Dashboard(run)

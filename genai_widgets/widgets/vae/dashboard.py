@@ -8,13 +8,13 @@ from typing import Any
 
 import traitlets as t
 
-from . import static_png
-from ._base import RunWidget, bundle
-from .controls import ControlsPanel
+from .. import static_png
+from .._base import RunWidget, bundle
+from ..controls import ControlsPanel
+from ..loss_curve import CurvePanel
+from ..sample_grid import GridPanel
 from .latent_scatter import ScatterPanel
-from .loss_curve import CurvePanel
-from .sample_grid import GridPanel
-from .vae_views import VAEViewsPanel
+from .views import VAEViewsPanel
 
 
 class VAEDashboard(ControlsPanel, CurvePanel, GridPanel, VAEViewsPanel, ScatterPanel, RunWidget):

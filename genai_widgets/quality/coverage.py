@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
-    from .evaluators import Evaluator
+    from ..engine.evaluators import Evaluator
 
 HIGH_QUALITY_STDS = 3.0  # VEEGAN's "within three standard deviations"
 MIN_FRACTION = 0.2  # PacGAN: a mode needs 1/5 of its expected share of samples
@@ -107,7 +107,7 @@ def coverage_evaluator(
 ) -> Evaluator:
     """An `Evaluator` measuring `modes_covered` and `high_quality` on `n_samples` samples of
     fixed noise (fixed, so the curve follows the generator, not the draw)."""
-    from .evaluators import Evaluator, ModelCopies
+    from ..engine.evaluators import Evaluator, ModelCopies
 
     centres = torch.as_tensor(centres, dtype=torch.float32)
     cache: dict[str, torch.Tensor] = {}

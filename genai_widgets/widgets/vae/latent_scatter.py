@@ -13,11 +13,11 @@ import numpy as np
 import torch
 import traitlets as t
 
-from ..engine import images
-from ..engine.threads import foreground_torch
-from . import static_png
-from ._base import Panel, RunWidget, bundle
-from .flusher import Tick
+from ...engine import images
+from ...engine.threads import foreground_torch
+from .. import static_png
+from .._base import Panel, RunWidget, bundle
+from ..flusher import Tick
 
 
 def project_2d(

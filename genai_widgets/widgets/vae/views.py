@@ -11,11 +11,11 @@ from typing import Any
 import torch
 import traitlets as t
 
-from ..engine import images
-from ..engine.run import interpolate_latents
-from ..engine.threads import foreground_torch
-from . import static_png
-from .flusher import Tick
+from ...engine import images
+from ...engine.threads import foreground_torch
+from ...families.latent import interpolate_latents
+from .. import static_png
+from ..flusher import Tick
 from .latent_scatter import LivePanel
 
 _INPUTS = (

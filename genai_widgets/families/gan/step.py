@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ...engine.family import NonFiniteLossError
 from .losses import GANLoss, gradient_penalty
 
 # Metric columns the step returns, in order (gp only for losses with a gradient penalty).
@@ -15,14 +16,6 @@ from .losses import GANLoss, gradient_penalty
 # the term as added to D's loss (so D minimised loss_d + r1 + gp). Lazy R1 makes r1 a spike
 # every r1_every steps and 0 between: kept out of loss_d, it no longer reads as instability.
 GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake", "r1")
-
-
-class NonFiniteLossError(ArithmeticError):
-    """A loss came out NaN or infinite; the update was not applied."""
-
-    def __init__(self, name: str, value: float):
-        super().__init__(f"{name} is {value} (non-finite loss)")
-        self.name, self.value = name, value
 
 
 @dataclass

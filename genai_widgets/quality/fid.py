@@ -444,7 +444,7 @@ def quality_evaluator(
     "auto"), also `fid_inception`; a missing file raises here, when the run is built."""
     if inception_weights is not None:
         inception_weights = find_inception_weights(inception_weights)
-    from .evaluators import Evaluator, ModelCopies
+    from ..engine.evaluators import Evaluator, ModelCopies
 
     state: dict[str, Any] = {}
 

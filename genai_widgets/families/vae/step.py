@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .gan_step import NonFiniteLossError
+from ...engine.family import NonFiniteLossError
 
 VAE_METRICS = ("elbo", "recon", "kl", "beta")
 
