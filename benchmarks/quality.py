@@ -27,8 +27,8 @@ torch thread (or on `--device cuda`):
 
 Prints JSON on stdout (per variant: the measures per step and seed, and a summary: FID at each
 step as the median over seeds, best FID, whether it kept falling); progress on stderr;
-`--markdown` adds the README table on stderr. `--out DIR` also writes each run's JSON there as
-it finishes, so a run cut short by `--deadline` keeps what it measured.
+`--markdown` adds the docs/benchmarks.md table on stderr. `--out DIR` also writes each run's
+JSON there as it finishes, so a run cut short by `--deadline` keeps what it measured.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ not drawn).
 Runs go `--jobs` at a time in subprocesses with one torch thread each (these small models
 gain little from a second thread; two runs side by side use both cores).
 
-Prints JSON on stdout; `--markdown` adds the README table on stderr.
+Prints JSON on stdout; `--markdown` adds the docs/benchmarks.md table on stderr.
     python benchmarks/toy2d.py [--steps-ring 6000] [--steps-grid 10000] [--seeds 0 1]
                                [--losses nonsaturating hinge] [--jobs 2] [--view 8]
 """

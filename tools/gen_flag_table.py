@@ -1,10 +1,11 @@
-"""Write the magic-flag tables into README.md, generated from the config dataclasses so they
-cannot drift: `%gan_train`'s (GANConfig) between `<!-- flags:start -->` and
+"""Write the magic-flag tables into docs/flags.md, generated from the config dataclasses so
+they cannot drift: `%gan_train`'s (GANConfig) between `<!-- flags:start -->` and
 `<!-- flags:end -->`, and `%vae_train`'s (VAEConfig) between `<!-- vae-flags:start -->` and
 `<!-- vae-flags:end -->` (only where those markers are).
 
-    python tools/gen_flag_table.py           # rewrite the section
-    python tools/gen_flag_table.py --check   # exit 1 if the README is out of date (CI)
+    python tools/gen_flag_table.py                 # rewrite the sections of docs/flags.md
+    python tools/gen_flag_table.py --check         # exit 1 if they are out of date (CI)
+    python tools/gen_flag_table.py --file OTHER.md # another file (--readme is an alias)
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from genai_widgets.magics import VAE, flag_table_markdown
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+FLAGS_FILE = Path(__file__).resolve().parent.parent / "docs" / "flags.md"
+README = FLAGS_FILE  # the old name: the tables lived in README.md until they moved to docs/
 START, END = "<!-- flags:start -->", "<!-- flags:end -->"
 VAE_START, VAE_END = "<!-- vae-flags:start -->", "<!-- vae-flags:end -->"
 
@@ -59,39 +61,46 @@ def vae_section() -> str:
     return f"\n{note}\n{VAE_INTRO}\n\n{flag_table_markdown(VAE)}\n\n{VAE_OUTRO}\n"
 
 
-def _replace(readme: str, start: str, end: str, text: str) -> str:
-    head, rest = readme.split(start, 1)
+def _replace(text: str, start: str, end: str, section_text: str) -> str:
+    head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    return f"{head}{start}{text}{end}{tail}"
+    return f"{head}{start}{section_text}{end}{tail}"
 
 
-def render(readme: str) -> str:
-    """`readme` with the flags sections replaced (the GAN's appended at the end if its markers
-    are absent; the VAE's only where its markers are)."""
-    if START not in readme or END not in readme:
-        readme = readme.rstrip("\n") + f"\n\n## Magic flags\n\n{START}{section()}{END}\n"
+def render(text: str) -> str:
+    """`text` (the markdown holding the tables) with the flags sections replaced (the GAN's
+    appended at the end if its markers are absent; the VAE's only where its markers are)."""
+    if START not in text or END not in text:
+        text = text.rstrip("\n") + f"\n\n## Magic flags\n\n{START}{section()}{END}\n"
     else:
-        readme = _replace(readme, START, END, section())
-    if VAE_START in readme and VAE_END in readme:
-        readme = _replace(readme, VAE_START, VAE_END, vae_section())
-    return readme
+        text = _replace(text, START, END, section())
+    if VAE_START in text and VAE_END in text:
+        text = _replace(text, VAE_START, VAE_END, vae_section())
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if README.md is stale")
-    parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--check", action="store_true", help="fail if the tables are stale")
+    parser.add_argument(
+        "--file",
+        "--readme",
+        dest="file",
+        type=Path,
+        default=FLAGS_FILE,
+        help="the markdown file holding the tables (default: docs/flags.md; --readme: alias)",
+    )
     args = parser.parse_args(argv)
-    current = args.readme.read_text(encoding="utf-8")
+    current = args.file.read_text(encoding="utf-8")
     wanted = render(current)
     if args.check:
         if wanted != current:
-            print(f"{args.readme}: a flag table is stale; run tools/gen_flag_table.py")
+            print(f"{args.file}: a flag table is stale; run tools/gen_flag_table.py")
             return 1
         return 0
     if wanted != current:
-        args.readme.write_text(wanted, encoding="utf-8")
-        print(f"updated the flag table in {args.readme}")
+        args.file.write_text(wanted, encoding="utf-8")
+        print(f"updated the flag table in {args.file}")
     return 0
 
 

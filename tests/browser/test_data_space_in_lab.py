@@ -95,7 +95,7 @@ def test_data_space_view_in_jupyterlab(lab_server, browser_page):
     while "0.5" not in kernel_execute(page, "print(run.settings['step_delay'])"):
         assert time.monotonic() < deadline, "step_delay never reached the run"
         time.sleep(0.2)
-    if os.environ.get("GW_DOCS_SCREENSHOT"):  # the README's picture, after some training
+    if os.environ.get("GW_DOCS_SCREENSHOT"):  # docs/gan.md's picture, after some training
         page.locator(".gw-slow-motion").first.select_option("0")
         page.locator(".gw-resume").first.click()
         deadline = time.monotonic() + 120
