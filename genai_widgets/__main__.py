@@ -17,8 +17,6 @@ import shlex
 import sys
 import time
 
-FAMILIES = ("gan", "vae")
-
 
 def _pop_family(argv: list[str]) -> tuple[str, list[str]]:
     """The `--family NAME` / `--family=NAME` option, and the other arguments."""
@@ -40,20 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     from IPython.core.error import UsageError
 
     # Flags and help need no torch (about 0.7 s instead of 5-10 s); training imports it.
-    from .magics import GAN, VAE, env_defaults, flag_help_text, parse_gan_train
+    from .magics import BUILTIN, env_defaults, flag_help_text, parse_gan_train
 
+    trainers = {t.family: t for t in BUILTIN}  # the package's families (no torch to list them)
     argv = sys.argv[1:] if argv is None else argv
     family, argv = _pop_family(list(argv))
-    if family not in FAMILIES:
-        print(
-            f"error: --family expects one of {', '.join(FAMILIES)}, got {family!r}", file=sys.stderr
-        )
+    if family not in trainers:
+        names = ", ".join(trainers)
+        print(f"error: --family expects one of {names}, got {family!r}", file=sys.stderr)
         return 2
-    trainer = VAE if family == "vae" else GAN
+    trainer = trainers[family]
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
         print(f"options ({family}; every one is optional):")
-        print(f"  {'--family gan|vae':<28} the model family (default: gan)")
+        print(f"  {'--family ' + '|'.join(trainers):<28} the model family (default: gan)")
         print(flag_help_text(trainer, cli=True))
         return 0
     from .families import build_run
@@ -67,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run.start()
     print(f"training {run.name!r} on {run.device} -> {run.run_dir}", flush=True)
-    shown = ("loss_d", "loss_g") if family == "gan" else ("elbo", "recon", "kl")
+    metrics = [c for c in run.metric_names if c not in ("step", "time", "lr")]
+    shown = [c for c in metrics if c.startswith("loss")] or metrics[:3]  # as %runs shows them
     try:
         while run.wait(timeout=5.0) in ("running", "paused"):
             last = run._history.last()

@@ -312,14 +312,7 @@ class NoWeights(Family):
             return getattr(self.__dict__.get("config"), name, None)
         raise AttributeError(name)
 
-    def step(
-        self,
-        next_batch: Callable[[], Tensor],
-        settings: dict[str, Any],
-        step: int,
-        *,
-        check_finite: bool,
-    ) -> Tensor:
+    def step(self, *args: Any, **kwargs: Any) -> Tensor:
         raise self._missing()
 
     def apply_settings(self, settings: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ uses none of it."""
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -14,7 +13,6 @@ import torch
 from torch import Tensor, nn
 
 from ..engine.family import Capability, Family
-from ..engine.threads import release_openmp_pool
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -101,15 +99,9 @@ class LatentFamily(Family):
 
     def decode(self, run: Run, z: Tensor) -> Tensor:
         """Generator (decoder) copy in eval mode; never the live module mid-update."""
-        with run._copy_lock:
-            decoder = run._inference_copy(self.decoder_name)
-            with torch.no_grad():
-                out = decoder(z.to(run.device).view(z.shape[0], *self.latent_shape))
-                out = self.to_samples(out)
-            out = out.float().cpu()
-        if threading.current_thread() is not run._thread:
-            release_openmp_pool()  # a widget flusher or a cell: do not leave an idle pool behind
-        return out
+        with run.inference_copy(self.decoder_name) as decoder:
+            out = decoder(z.to(run.device).view(z.shape[0], *self.latent_shape))
+            return self.to_samples(out).float().cpu()
 
     def sample(self, run: Run, n: int = 16, z: Any = None) -> Tensor:
         """Samples from the current weights: NCHW (or N x 2 points) in [-1, 1], on the CPU."""

@@ -5,13 +5,11 @@ eval-mode copies of the modules taken between two steps, so training never waits
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ...engine.family import Capability
-from ...engine.threads import release_openmp_pool
 
 if TYPE_CHECKING:
     from ...engine.run import Run
@@ -39,22 +37,13 @@ class EncodingMethods:
             )
         return x
 
-    @staticmethod
-    def _after_foreground_torch(run: Run) -> None:
-        if threading.current_thread() is not run._thread:
-            release_openmp_pool()  # a widget flusher or a cell: leave no idle pool behind
-
     def encode(self, run: Run, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """The posterior q(z|x) of images `x` (N x C x H x W in [-1, 1], or one image) under
         the current weights: `(mu, logvar)`, each (N, latent_dim), on the CPU."""
         x = self.check_images(x)
-        with run._copy_lock:
-            encoder = run._inference_copy("encoder")
-            with torch.no_grad():
-                mu, logvar = encoder(x.to(run.device))
-            mu, logvar = mu.float().cpu(), logvar.float().cpu()
-        self._after_foreground_torch(run)
-        return mu, logvar
+        with run.inference_copy("encoder") as encoder:
+            mu, logvar = encoder(x.to(run.device))
+            return mu.float().cpu(), logvar.float().cpu()
 
     def reconstruct(self, run: Run, x: Any) -> torch.Tensor:
         """Decode the posterior mean of each image: reconstructions, NCHW in [-1, 1]."""
@@ -106,16 +95,12 @@ class EncodingMethods:
         x = self.held_out_images(run)[0] if data is None else self.check_images(data, "data")
         noise = torch.Generator(device=run.device).manual_seed(seed)
         total = {"recon": 0.0, "kl": 0.0}
-        with run._copy_lock:
-            encoder = run._inference_copy("encoder")
-            decoder = run._inference_copy("decoder")
-            with torch.no_grad():
-                for start in range(0, len(x), batch_size):
-                    chunk = x[start : start + batch_size].to(run.device)
-                    recon, kl = self.score(encoder, decoder, chunk, noise)  # type: ignore[attr-defined]
-                    total["recon"] += float(recon.double().sum())
-                    total["kl"] += float(kl.double().sum())
-        self._after_foreground_torch(run)
+        with run.inference_copy("encoder", "decoder") as (encoder, decoder):
+            for start in range(0, len(x), batch_size):
+                chunk = x[start : start + batch_size].to(run.device)
+                recon, kl = self.score(encoder, decoder, chunk, noise)  # type: ignore[attr-defined]
+                total["recon"] += float(recon.double().sum())
+                total["kl"] += float(kl.double().sum())
         n = max(1, len(x))
         recon, kl = total["recon"] / n, total["kl"] / n
         return {"elbo": -(recon + kl), "recon": recon, "kl": kl, "images": len(x)}
