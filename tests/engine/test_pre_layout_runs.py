@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import genai_widgets as gw
+from genai_widgets.engine.run import RUNS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pre_layout_runs"
 # (run, latent_dim, sum of sample(z=zeros(2, d)) under the code that wrote it)
@@ -22,7 +23,9 @@ CASES = [("gan", 8, 0.005378446541726589), ("vae", 4, 8.987746238708496)]
 def test_a_run_written_before_the_layout_loads_samples_alike_and_resumes(
     tmp_path, name, latent_dim, expected
 ):
-    run_dir = tmp_path / name
+    # The run is named after its directory; a bare "gan" would clash with the magics tests'
+    # `--as gan` in this process's run registry.
+    run_dir = tmp_path / f"pre-layout-{name}"
     shutil.copytree(FIXTURES / name, run_dir)
     run = gw.load_run(run_dir, device="cpu")
     assert run.family.name == name and run.status == "finished" and run.step == 4
@@ -33,3 +36,4 @@ def test_a_run_written_before_the_layout_loads_samples_alike_and_resumes(
     run.set(max_steps=6)
     run.resume()
     assert run.wait(60) == "finished" and run.step == 6
+    RUNS.pop(run.name, None)
