@@ -38,6 +38,15 @@ if TYPE_CHECKING:
     from .evaluators import Evaluator
     from .run import Run
 
+#: What a family's `step` calls for data: the next batch, on the run's device.
+NextBatch = Callable[[], Tensor]
+#: Hyper-parameters as the Run holds them: field name -> value (`run.settings`).
+Settings = dict[str, Any]
+#: Column name -> values: recent history rows, or the evaluations table.
+Columns = dict[str, Any]
+#: What a health check reports: (event kind, message) pairs.
+Warnings = list[tuple[str, str]]
+
 #: Kinds of sample a family may produce (`Family.sample_kind`).
 SAMPLE_KINDS = ("images", "points", "text", "sequences", "other")
 #: The shared dashboard (curves, controls, the sample grid for image families).
@@ -165,12 +174,7 @@ class Family:
 
     # ------------------------------------------------------------------ training
     def step(
-        self,
-        next_batch: Callable[[], Tensor],
-        settings: dict[str, Any],
-        step: int,
-        *,
-        check_finite: bool,
+        self, next_batch: NextBatch, settings: Settings, step: int, *, check_finite: bool
     ) -> Tensor:
         """One optimizer step (number `step`, 1-based). Returns the metrics as one tensor on
         the model's device in `metric_names` order; raises NonFiniteLossError before applying
@@ -186,12 +190,8 @@ class Family:
         return 1
 
     def health(
-        self,
-        history: dict[str, Any],
-        step: int,
-        settings: dict[str, Any],
-        evaluations: dict[str, Any] | None = None,
-    ) -> list[tuple[str, str]]:
+        self, history: Columns, step: int, settings: Settings, evaluations: Columns | None = None
+    ) -> Warnings:
         """Warnings about the training itself, from the recent history (and the live
         evaluations): (event kind, message) pairs, each reported once by the Run while its
         condition holds. None by default."""

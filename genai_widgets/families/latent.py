@@ -6,6 +6,8 @@ uses none of it."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -191,6 +193,45 @@ def probe_latent_layout(
     raise ValueError(
         f"the {role} rejected z of shape (N, {d}) and (N, {d}, 1, 1) (latent_dim={d}): {errors[0]}"
     )
+
+
+@contextlib.contextmanager
+def probing(device: torch.device, *modules: nn.Module) -> Iterator[None]:
+    """For a shape check before training: `modules` on `device`, in eval mode, without
+    gradients; their training modes come back afterwards."""
+    modes = [m.to(device).training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in zip(modules, modes, strict=True):
+            m.train(mode)
+
+
+def probe_decoding(
+    module: nn.Module,
+    latent_dim: int,
+    device: torch.device,
+    expected: tuple[int, ...],
+    *,
+    role: str,
+    made: str,
+    wanted: str,
+) -> tuple[int, ...]:
+    """`probe_latent_layout`, then a ValueError unless the `role` module's output per z has
+    the data's shape `expected` ("the generator makes samples of shape ... but the data's
+    samples are ..."). Returns the latent layout it accepted."""
+    out, latent_shape = probe_latent_layout(module, latent_dim, device, role)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != expected:
+        got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"the {role} makes {made} of shape {got} but the data's {wanted} are "
+            f"{expected}; match them with image_size= / channels= (image_size=None keeps "
+            f"the data's own size), or change the {role}"
+        )
+    return latent_shape
 
 
 def ends_in(module: nn.Module, kind: type[nn.Module]) -> bool:

@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ...engine.family import Built, adam_betas, set_lr
+from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
-from ..latent import LatentFamily, build_data, ends_in, probe_latent_layout, with_data_size
+from ..latent import LatentFamily, build_data, ends_in, probe_decoding, probing, with_data_size
 from .augment import diff_augment, parse_policy
 from .config import GANConfig, resolve_defaults
 from .ema import GeneratorEMA
@@ -100,12 +100,7 @@ class GANFamily(LatentFamily):
         self.seed = config.seed
 
     def step(
-        self,
-        next_batch: Callable[[], Tensor],
-        settings: dict[str, Any],
-        step: int,
-        *,
-        check_finite: bool,
+        self, next_batch: NextBatch, settings: Settings, step: int, *, check_finite: bool
     ) -> Tensor:
         values = gan_step(
             self.parts,
@@ -201,12 +196,8 @@ class GANFamily(LatentFamily):
         return found
 
     def health(
-        self,
-        history: dict[str, Any],
-        step: int,
-        settings: dict[str, Any],
-        evaluations: dict[str, Any] | None = None,
-    ) -> list[tuple[str, str]]:
+        self, history: Columns, step: int, settings: Settings, evaluations: Columns | None = None
+    ) -> Warnings:
         if evaluations is None or "fid" not in evaluations:
             return []
         from ...quality.fid import quality_warnings  # live quality: collapse, over-fitting
@@ -354,39 +345,29 @@ def _probe(
     """Run one small batch through both models: shapes must fit before training starts.
     Returns the latent shape per sample the generator accepts."""
     expected = tuple(data.sample_shape)
-    generator.to(device)
-    discriminator.to(device)
-    modes = (generator.training, discriminator.training)
-    generator.eval()
-    discriminator.eval()
-    try:
-        with torch.no_grad():
-            out, latent_shape = probe_latent_layout(
-                generator, config.latent_dim, device, "generator"
+    with probing(device, generator, discriminator):
+        latent_shape = probe_decoding(
+            generator,
+            config.latent_dim,
+            device,
+            expected,
+            role="generator",
+            made="samples",
+            wanted="samples",
+        )
+        real = data.first_batch(min(4, config.batch_size)).to(device)
+        try:
+            scores = discriminator(real)
+        except Exception as exc:
+            raise ValueError(
+                f"the discriminator failed on a batch of real data of shape {tuple(real.shape)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if scores.numel() != real.shape[0] and scores.shape[0] != real.shape[0]:
+            raise ValueError(
+                f"the discriminator must give one score per sample: for {real.shape[0]} samples "
+                f"it returned shape {tuple(scores.shape)}"
             )
-            if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != expected:
-                got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(
-                    f"the generator makes samples of shape {got} but the data's samples are "
-                    f"{expected}; match them with image_size= / channels= (image_size=None keeps "
-                    "the data's own size), or change the generator"
-                )
-            real = data.first_batch(min(4, config.batch_size)).to(device)
-            try:
-                scores = discriminator(real)
-            except Exception as exc:
-                raise ValueError(
-                    f"the discriminator failed on a batch of real data of shape {tuple(real.shape)}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-            if scores.numel() != real.shape[0] and scores.shape[0] != real.shape[0]:
-                raise ValueError(
-                    f"the discriminator must give one score per sample: for {real.shape[0]} samples "
-                    f"it returned shape {tuple(scores.shape)}"
-                )
-    finally:
-        generator.train(modes[0])
-        discriminator.train(modes[1])
     return latent_shape
 
 

@@ -7,28 +7,26 @@ own capability (`encoding.py`)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ...engine.family import Built, adam_betas, set_lr
+from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
 from ..latent import (
     LATENT_DECODING,
     LatentFamily,
     build_data,
     ends_in,
-    probe_latent_layout,
+    probe_decoding,
+    probing,
     with_data_size,
 )
 from .config import VAEConfig
 from .encoding import ENCODING, EncodingMethods
 from .step import VAE_METRICS, VAEParts, beta_at, elbo_terms, vae_step
-
-_ends_in = ends_in
 
 
 class _Posterior(nn.Module):
@@ -67,7 +65,7 @@ class _DecoderOutput(nn.Module):
         self.latent_shape = tuple(latent_shape)
         self.likelihood = likelihood
         self.ends_in = (
-            "sigmoid" if _ends_in(inner, nn.Sigmoid) else "tanh" if _ends_in(inner, nn.Tanh) else ""
+            "sigmoid" if ends_in(inner, nn.Sigmoid) else "tanh" if ends_in(inner, nn.Tanh) else ""
         )
 
     def forward(self, z: Tensor) -> Tensor:
@@ -157,12 +155,7 @@ class VAEFamily(EncodingMethods, LatentFamily):
 
     # ------------------------------------------------------------------ training
     def step(
-        self,
-        next_batch: Callable[[], Tensor],
-        settings: dict[str, Any],
-        step: int,
-        *,
-        check_finite: bool,
+        self, next_batch: NextBatch, settings: Settings, step: int, *, check_finite: bool
     ) -> Tensor:
         beta = beta_at(step, settings["beta"], settings["beta_warmup"])
         return vae_step(self.parts, next_batch, beta=beta, check_finite=check_finite)
@@ -212,12 +205,8 @@ class VAEFamily(EncodingMethods, LatentFamily):
 
     # ------------------------------------------------------------------ health
     def health(
-        self,
-        history: dict[str, Any],
-        step: int,
-        settings: dict[str, Any],
-        evaluations: dict[str, Any] | None = None,
-    ) -> list[tuple[str, str]]:
+        self, history: Columns, step: int, settings: Settings, evaluations: Columns | None = None
+    ) -> Warnings:
         found: list[tuple[str, str]] = []
         kl = np.asarray(history.get("kl", ()), dtype=np.float64)
         recon = np.asarray(history.get("recon", ()), dtype=np.float64)
@@ -342,38 +331,24 @@ def probe_vae(
     the latent shape per sample the decoder accepts."""
     expected = tuple(data.sample_shape)
     d = config.latent_dim
-    encoder.to(device)
-    decoder.to(device)
-    modes = (encoder.training, decoder.training)
-    encoder.eval()
-    decoder.eval()
-    try:
-        with torch.no_grad():
-            real = data.first_batch(min(4, config.batch_size)).to(device)
-            try:
-                mu, logvar = _Posterior(encoder, d)(real)
-            except Exception as exc:
-                raise ValueError(
-                    f"the encoder failed on a batch of real data of shape {tuple(real.shape)}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-            if mu.shape != (real.shape[0], d) or logvar.shape != mu.shape:
-                raise ValueError(
-                    f"the encoder must give mu and logvar of latent_dim={d} values per image: for "
-                    f"{real.shape[0]} images it gave shapes {tuple(mu.shape)} and "
-                    f"{tuple(logvar.shape)}"
-                )
-            out, latent_shape = probe_latent_layout(decoder, d, device, "decoder")
-            if not isinstance(out, torch.Tensor) or tuple(out.shape[1:]) != expected:
-                got = tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(
-                    f"the decoder makes outputs of shape {got} but the data's images are "
-                    f"{expected}; match them with image_size= / channels= (image_size=None keeps "
-                    "the data's own size), or change the decoder"
-                )
-    finally:
-        encoder.train(modes[0])
-        decoder.train(modes[1])
+    with probing(device, encoder, decoder):
+        real = data.first_batch(min(4, config.batch_size)).to(device)
+        try:
+            mu, logvar = _Posterior(encoder, d)(real)
+        except Exception as exc:
+            raise ValueError(
+                f"the encoder failed on a batch of real data of shape {tuple(real.shape)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if mu.shape != (real.shape[0], d) or logvar.shape != mu.shape:
+            raise ValueError(
+                f"the encoder must give mu and logvar of latent_dim={d} values per image: for "
+                f"{real.shape[0]} images it gave shapes {tuple(mu.shape)} and "
+                f"{tuple(logvar.shape)}"
+            )
+        latent_shape = probe_decoding(
+            decoder, d, device, expected, role="decoder", made="outputs", wanted="images"
+        )
     return latent_shape
 
 
