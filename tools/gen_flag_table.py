@@ -31,9 +31,10 @@ picks the variable the run is bound to. A flag left out takes its value from
 
 OUTRO = """\
 The cell body may define `generator` and `discriminator` (`nn.Module` instances) and `data` or
-`train_loader`; what it defines replaces `--model` / `--data`. `%gan_runs` lists the runs
-(name, the variable holding it, status, step, steps/s, last losses, run directory);
-`%gan_pause`, `%gan_resume` and `%gan_stop` take run names, variables holding runs, or `all`."""
+`train_loader`; what it defines replaces `--model` / `--data`. `%runs` lists the runs of
+every family (name, the variable holding it, status, step, steps/s, last losses, run
+directory); `%pause`, `%resume` and `%stop` take run names, variables holding runs, or `all`
+(`%gan_runs`, `%gan_pause`, `%gan_resume` and `%gan_stop` are the same magics)."""
 
 
 VAE_INTRO = """\
@@ -46,7 +47,7 @@ VAE_OUTRO = """\
 The cell body may define `encoder` and `decoder` (`nn.Module` instances: the encoder returns
 `(mu, logvar)` or one tensor of 2 x latent_dim values per image; the decoder maps z to pixel
 logits, or to pixel means with `--likelihood gaussian`) and `data` or `train_loader`.
-`%gan_runs`, `%gan_pause`, `%gan_resume` and `%gan_stop` act on VAE runs too."""
+`%runs`, `%pause`, `%resume` and `%stop` act on VAE runs too."""
 
 
 def section() -> str:

@@ -33,7 +33,7 @@ Where a flag is not given, its value comes from, in order:
   3. the config dataclass's default.
 
 Modules: `trainers` (what the magics need of a family), `flags` (flags, parsing, help text,
-the README's tables), `train` (the training magics), `runs` (`%runs` and run control).
+the tables of docs/flags.md), `train` (the training magics), `runs` (`%runs` and run control).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 `--latent-dim`), its help from the comment after the field (walking the config class's MRO:
 `RunConfig`, `LatentConfig`, `GANConfig` ...), its choices from a constant the comment names
 (`one of LOSSES`, looked up in the module that defines the class); parsing a flag line into a
-validated config, environment defaults, the help text and the README's tables."""
+validated config, environment defaults, the help text and the flag tables of docs/flags.md."""
 
 from __future__ import annotations
 
@@ -510,7 +510,7 @@ def flag_help_text(trainer: Trainer = GAN, cli: bool = False) -> str:
 
 
 def flag_table_markdown(trainer: Trainer = GAN) -> str:
-    """The README's flag table: one row per config field, generated so it cannot drift."""
+    """The flag table of docs/flags.md: one row per config field, generated so it cannot drift."""
     rows = [
         "| flag | type | default | environment | help |",
         "|---|---|---|---|---|",
