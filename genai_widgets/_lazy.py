@@ -21,3 +21,11 @@ def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
         return value
 
     return __getattr__
+
+
+def load_object(path: str) -> Any:
+    """The object an import path "package.module:name" names (a family's dashboard)."""
+    module_name, sep, attr = path.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected an import path 'package.module:name', got {path!r}")
+    return getattr(importlib.import_module(module_name), attr)

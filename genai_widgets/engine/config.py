@@ -126,8 +126,9 @@ def settable_fields(cls: type[RunConfig]) -> tuple[str, ...]:
     return (*cls.settable, *(f for f in ENGINE_SETTABLE if f not in cls.settable))
 
 
-def config_fields(cls: type[RunConfig]) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(cls))
+def settings_of(config: RunConfig) -> dict[str, Any]:
+    """The values of the fields `run.set` takes (`settable_fields`), as a run starts with them."""
+    return {k: getattr(config, k) for k in settable_fields(type(config))}
 
 
 def build_config(cls: type[RunConfig], kwargs: dict[str, Any]) -> Any:
@@ -194,11 +195,11 @@ __all__ = [
     "ENGINE_SETTABLE",
     "MAX_STEP_DELAY",
     "build_config",
-    "config_fields",
     "finite_non_negative",
     "positive_float",
     "positive_int",
     "settable_fields",
+    "settings_of",
     "validate_config",
     "field",
 ]

@@ -18,7 +18,6 @@ import contextlib
 import copy
 import datetime
 import functools
-import importlib
 import json
 import math
 import os
@@ -36,9 +35,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._lazy import load_object
 from . import images as _images
 from .checkpoint import save_checkpoint
-from .config import RunConfig, settable_fields, validate_config
+from .config import RunConfig, settable_fields, settings_of, validate_config
 from .evaluators import EvaluationRunner, Evaluator, merge_into_history
 from .family import Family, NonFiniteLossError, NoWeights, missing_capability
 from .history import History
@@ -155,7 +155,7 @@ class Run:
         self._pending: dict[str, Any] = {}
         self._single_steps = 0  # steps asked for by step_once() and not yet done
         self._single_done = 0  # steps done for step_once() so far
-        self._settings = {k: getattr(config, k) for k in settable_fields(type(config))}
+        self._settings = settings_of(config)
         self._output_parent: tuple[Any, dict] | None = None
         self.message: str | None = None
         self.error: BaseException | None = None
@@ -919,9 +919,7 @@ class Run:
         controls (`Dashboard` for a GAN, `VAEDashboard` for a VAE, the shared dashboard for
         a family without its own). The family names it by import path (`Family.dashboard`,
         "module:callable"); the engine imports no widget module itself."""
-        module_name, _, attr = self.family.dashboard.partition(":")
-        factory = getattr(importlib.import_module(module_name), attr)
-        return factory(self)
+        return load_object(self.family.dashboard)(self)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -5,11 +5,11 @@ registered from outside the package) gets it from `run.dashboard()`."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import traitlets as t
 
+from .._lazy import load_object
 from . import static_png
 from ._base import RunWidget, bundle
 from .controls import ControlsPanel
@@ -47,7 +47,4 @@ def dashboard_for(run: Any) -> RunWidget:
     """The dashboard `run`'s family names (`Family.dashboard`, "module:callable"), or the
     shared `RunDashboard`."""
     path = getattr(getattr(run, "family", None), "dashboard", "") or ""
-    module_name, _, attr = path.partition(":")
-    if not module_name or not attr:
-        return RunDashboard(run)
-    return getattr(importlib.import_module(module_name), attr)(run)
+    return load_object(path)(run) if path else RunDashboard(run)

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ...engine.config import settings_of
 from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
 from ..latent import LatentFamily, build_data, ends_in, probe_decoding, probing, with_data_size
@@ -225,7 +226,7 @@ class GANFamily(LatentFamily):
         latent_shape: tuple[int, ...],
         device: torch.device,
     ) -> GANFamily:
-        settings = {k: getattr(config, k) for k in GANConfig.settable}
+        settings = settings_of(config)
         return cls(config, generator, discriminator, latent_shape, device, settings)
 
     @classmethod

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ...engine.config import settings_of
 from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
 from ..latent import (
@@ -248,7 +249,7 @@ class VAEFamily(EncodingMethods, LatentFamily):
         config = with_data_size(config, data)
         encoder, decoder = build_vae_modules(config, data)
         latent_shape = probe_vae(encoder, decoder, data, config, device)
-        settings = {k: getattr(config, k) for k in VAEConfig.settable}
+        settings = settings_of(config)
         family = cls(
             config, encoder, decoder, latent_shape, device, settings, tuple(data.sample_shape)
         )
@@ -281,7 +282,7 @@ class VAEFamily(EncodingMethods, LatentFamily):
                 latent_dim=config.latent_dim,
                 width=config.width,
             )
-        settings = {k: getattr(config, k) for k in VAEConfig.settable}
+        settings = settings_of(config)
         latent_shape = tuple(state.get("latent_shape", (config.latent_dim,)))
         family = cls(config, encoder, decoder, latent_shape, device, settings, sample_shape)
         return Built(family, config, source, held_out)
