@@ -2,6 +2,7 @@ import time
 
 import pytest
 import torch
+from harness.runs import settled_step
 
 TINY = dict(data="digits", image_size=16, width=8, batch_size=16, latent_dim=16, device="cpu")
 
@@ -22,23 +23,9 @@ def wait_until(predicate, timeout=30.0, interval=0.01):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def settled_step_of(run, quiet: float = 0.3, timeout: float = 30.0) -> int:
-    """The step of a paused run once the step in flight (if any) has completed: the step has
-    not moved for `quiet` seconds. A step that takes longer than that on a loaded machine is
-    waited out; a run that never stops stepping fails after `timeout`."""
-    end = time.monotonic() + timeout
-    step = run.step
-    while time.monotonic() < end:
-        time.sleep(quiet)
-        if run.step == step:
-            return step
-        step = run.step
-    raise AssertionError(f"the run kept stepping for {timeout} s after pause() (step {step})")
-
-
 @pytest.fixture(name="settled_step")
 def _settled_step_fixture():
-    return settled_step_of
+    return settled_step
 
 
 @pytest.fixture(name="wait_until")

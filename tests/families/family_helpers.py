@@ -34,15 +34,3 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = 
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def settled_step(run: Any, quiet: float = 0.3, timeout: float = 30.0) -> int:
-    """The step of a paused run once the step in flight has completed (it stopped moving)."""
-    deadline = time.monotonic() + timeout
-    step = run.step
-    while time.monotonic() < deadline:
-        time.sleep(quiet)
-        if run.step == step:
-            return step
-        step = run.step
-    raise AssertionError(f"the run kept stepping for {timeout} s after pause() (step {step})")

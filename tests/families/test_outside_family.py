@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from family_helpers import EXAMPLE, settled_step, wait_until
+from family_helpers import EXAMPLE, wait_until
+from harness.runs import settled_step
 
 import genai_widgets as gw
 from genai_widgets.engine import registry
