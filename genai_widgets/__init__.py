@@ -4,6 +4,7 @@ import genai_widgets as gw
 run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
 run.dashboard()
 vae = gw.train_vae(data="digits", latent_dim=16, beta=1.0, max_steps=2000)
+text = gw.train_text(data="python-docs", max_steps=2000); text.generate("def ")
 """
 
 from __future__ import annotations
@@ -29,7 +30,17 @@ _WIDGETS = (
 _LAZY = {
     "get_dataset": ".data",
     **dict.fromkeys(
-        ("GANConfig", "VAEConfig", "load_run", "train_gan", "train_vae", "build_run"), ".families"
+        (
+            "GANConfig",
+            "VAEConfig",
+            "TextConfig",
+            "load_run",
+            "train_gan",
+            "train_vae",
+            "train_text",
+            "build_run",
+        ),
+        ".families",
     ),
     **dict.fromkeys(
         ("Run", "RunConfig", "Family", "Capability", "CapabilityError", "Built"), ".engine"

@@ -140,7 +140,7 @@ def load_run(
     fields = {k: v for k, v in saved.items() if k not in ("data", "model")}
     fields.update(state.get("settings", {}))
     fields.update(run_dir=str(run_dir), device=device or saved.get("device", "auto"))
-    given = {"data": data_arg if data_arg is not None else "digits"}
+    given = {} if data_arg is None else {"data": data_arg}  # None: the config's default
     if model_arg is not None:
         given["model"] = model_arg
     config = build_config(config_class, dict(**given, **fields))

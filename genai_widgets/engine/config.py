@@ -38,6 +38,8 @@ class RunConfig:
     settable: ClassVar[tuple[str, ...]] = ()
     #: Fields that may be None ("auto") until the family resolves them for the data.
     auto_fields: ClassVar[tuple[str, ...]] = ()
+    #: Names a `%%<family>_train` cell body may bind to give the data, in priority order.
+    data_names: ClassVar[tuple[str, ...]] = ("train_loader", "data")
 
     data: Any = "digits"  # name, Dataset, DataLoader, tensor or image-folder path
     model: Any = None  # registry name or the family's own modules

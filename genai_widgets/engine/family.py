@@ -141,8 +141,12 @@ class Family:
     #: One line for listings (`%runs`, the magics' help).
     description: ClassVar[str] = ""
 
-    #: Metric columns `step` returns, in order.
+    #: Metric columns `step` returns, in order. With an "lr" among them (a schedule), it is
+    #: the history's "lr" column; otherwise the Run records the lr setting there.
     metric_names: tuple[str, ...] = ()
+    #: Metric columns that are NaN at steps where they are not measured (a held-out loss
+    #: every so many steps): NaN there is not a non-finite loss.
+    sparse_metrics: tuple[str, ...] = ()
     #: The optimizer parts one step touches (GANParts, VAEParts): tests and tools read them.
     parts: Any = None
 
@@ -237,9 +241,11 @@ class Family:
         """`n` samples of the family's own kind (`sample_kind`) from the current weights."""
         raise NotImplementedError(f"{type(self).__name__} does not implement sample()")
 
-    def snapshot(self, run: Run) -> Tensor | None:
-        """The fixed sample grid at this step: images N x C x H x W in [-1, 1] on any device,
-        or None (no image grid: points, text). Called on the trainer thread between steps."""
+    def snapshot(self, run: Run) -> Tensor | dict[str, Any] | None:
+        """What the run keeps of this step's samples (`sample_every`): the fixed sample grid
+        as images N x C x H x W in [-1, 1] on any device; or a JSON-able dict, a record (a
+        text family's sample from a fixed prompt and seed), which `run.get_snapshot(i)` gives
+        back; or None (nothing kept). Called on the trainer thread between steps."""
         return None
 
 

@@ -46,14 +46,20 @@ class MetricSink:
         self._meta: list[tuple[int, float, float]] = []  # (step, time, lr) per buffered row
         self._first_time = 0.0
         self._inflight: list[tuple[Any, torch.Tensor, list[tuple[int, float, float]]]] = []
+        # The Run's "lr" column, unless the family reports its own (a schedule).
+        self._own_lr = int("lr" not in run._metric_names)
+        # Columns a family leaves NaN where not measured: not a non-finite loss.
+        sparse = set(getattr(run.family, "sparse_metrics", ()))
+        self._checked = np.array([n not in sparse for n in run._metric_names], dtype=bool)
 
     def add(self, step: int, elapsed: float, values: torch.Tensor, lr: float) -> None:
         with self._lock:
             if not self.deferred:
-                row = np.empty(len(values) + 3)
+                row = np.empty(len(values) + 2 + self._own_lr)
                 row[0], row[1] = step, elapsed
-                row[2:-1] = values.tolist()
-                row[-1] = lr
+                row[2 : 2 + len(values)] = values.tolist()
+                if self._own_lr:
+                    row[-1] = lr
                 self._publish(row[None, :])
             else:
                 if not self._dev_rows:
@@ -99,16 +105,18 @@ class MetricSink:
                 event.synchronize()
             self._inflight.pop(0)
             values = host.numpy().astype(np.float64)
-            rows = np.empty((len(meta), values.shape[1] + 3))
+            rows = np.empty((len(meta), values.shape[1] + 2 + self._own_lr))
             rows[:, 0] = [m[0] for m in meta]
             rows[:, 1] = [m[1] for m in meta]
-            rows[:, 2:-1] = values
-            rows[:, -1] = [m[2] for m in meta]
-            bad = ~np.isfinite(values).all(axis=1)
+            rows[:, 2 : 2 + values.shape[1]] = values
+            if self._own_lr:
+                rows[:, -1] = [m[2] for m in meta]
+            checked = self._checked if len(self._checked) == values.shape[1] else slice(None)
+            bad = ~np.isfinite(values[:, checked]).all(axis=1)
             self._publish(rows)
             if bad.any():
                 i = int(np.argmax(bad))
-                col = int(np.argmax(~np.isfinite(values[i])))
+                col = int(np.argmax(~np.isfinite(values[i]) & self._checked))
                 names = self.run._metric_names
                 self.run._non_finite(int(rows[i, 0]), names[col], float(values[i, col]))
 

@@ -179,8 +179,12 @@ class Run:
             else None
         )
         self._metric_names = family.metric_names
-        self._history = History(["step", "time", *self._metric_names, "lr"])
+        # The family's own "lr" column (a schedule) replaces the one the Run records.
+        lr_column = [] if "lr" in self._metric_names else ["lr"]
+        self._history = History(["step", "time", *self._metric_names, *lr_column])
         self._evaluations = EvaluationRunner(self)  # measures computed off the trainer
+        # (step, PNG bytes, (n, h, w, c)) for an image grid; (step, UTF-8 JSON, (0, 0, 0, 0))
+        # for a record (a text family's sample and the like: `Family.snapshot`).
         self._snapshots: list[tuple[int, bytes, tuple[int, int, int, int]]] = []
         self._snapshot_cache: dict[int, np.ndarray] = {}
         self._last_snapshot_time = -math.inf  # time.monotonic() of the latest snapshot
@@ -552,11 +556,17 @@ class Run:
 
     def snapshot_png(self, i: int) -> bytes:
         """The fixed-noise grid at snapshot i as PNG bytes."""
-        return self._snapshots[i][1]
+        step, png, shape = self._snapshots[i]
+        if not shape[0]:
+            raise TypeError(f"snapshot {i} (step {step}) is a record, not an image grid")
+        return png
 
-    def get_snapshot(self, i: int) -> np.ndarray:
-        """The fixed-noise samples at snapshot i as uint8 NHWC images."""
+    def get_snapshot(self, i: int) -> Any:
+        """Snapshot i: the fixed-noise samples as uint8 NHWC images, or the record a family
+        without images stored (a dict: a text family's sample strip)."""
         step, png, (n, h, w, c) = self._snapshots[i]
+        if not n:
+            return json.loads(png.decode("utf-8"))
         cached = self._snapshot_cache.get(step)
         if cached is not None:
             return cached
@@ -574,7 +584,9 @@ class Run:
 
     def export_gif(self, path: str | os.PathLike, *, duration_ms: int = 120, scale: int = 2) -> str:
         """The fixed-noise evolution (every snapshot) as an animated GIF."""
-        frames = [_images.decode_png(png) for _, png, _ in list(self._snapshots)]
+        frames = [_images.decode_png(png) for _, png, shape in list(self._snapshots) if shape[0]]
+        if not frames:
+            raise ValueError(f"run {self.name!r} has no image snapshots to animate")
         return _images.save_gif(frames, path, duration_ms=duration_ms, scale=scale)
 
     # ------------------------------------------------------------------ events
@@ -655,6 +667,8 @@ class Run:
             self._time_offset = float(state.get("time", 0.0))
             self._settings.update(state.get("settings", {}))
             self.family.load_state_dict(state)
+            if isinstance(state.get("torch_rng"), torch.Tensor):  # dropout and the like
+                torch.set_rng_state(state["torch_rng"])
             if (
                 "batches" in state
                 and self._batches is not None
@@ -876,15 +890,22 @@ class Run:
     def _take_snapshot(self) -> None:
         self._last_snapshot_time = time.monotonic()
         with self._step_lock:
-            out = self.family.snapshot(self)  # the fixed sample grid, or None (no images)
+            # The fixed sample grid, a record (JSON-able dict: a text sample), or None.
+            out = self.family.snapshot(self)
+        if isinstance(out, dict):
+            self._add_snapshot(json.dumps(out).encode("utf-8"), (0, 0, 0, 0), 0)
+            return
         if out is None or out.dim() != 4:
             return
         imgs = _images.to_uint8(out)
         nrow = _grid_cols(len(imgs))
         png = _images.encode_png(_images.make_grid(imgs, nrow))
         shape = tuple(int(s) for s in imgs.shape)
-        self._snapshots.append((self.step, png, shape))
-        self._store.add_snapshot(self.step, png, shape, nrow, 2)
+        self._add_snapshot(png, shape, nrow)  # type: ignore[arg-type]
+
+    def _add_snapshot(self, payload: bytes, shape: tuple[int, int, int, int], nrow: int) -> None:
+        self._snapshots.append((self.step, payload, shape))
+        self._store.add_snapshot(self.step, payload, shape, nrow, 2 if nrow else 0)
         if len(self._snapshots) > MAX_SNAPSHOTS:
             self._thin_snapshots()
         self._emit("SnapshotTaken", {"index": len(self._snapshots) - 1})

@@ -1,4 +1,5 @@
-"""The package's own model families, one folder each: `gan/` and `vae/`. Each registers
+"""The package's own model families, one folder each: `gan/`, `vae/` and
+`text/`. Each registers
 itself (`engine.registry.register_family`) when its `family` module is imported, and through
 the `genai_widgets.families` entry points, the same doors an outside family uses.
 
@@ -10,7 +11,11 @@ import importlib
 from typing import Any
 
 #: The package's families: name -> the module that defines and registers it.
-BUILTIN = {"gan": "genai_widgets.families.gan.family", "vae": "genai_widgets.families.vae.family"}
+BUILTIN = {
+    "gan": "genai_widgets.families.gan.family",
+    "vae": "genai_widgets.families.vae.family",
+    "text": "genai_widgets.families.text.family",
+}
 
 _EXPORTS = {
     "GANConfig": ".gan.config",
@@ -21,6 +26,10 @@ _EXPORTS = {
     "make_vae_config": ".vae.config",
     "VAEFamily": ".vae.family",
     "train_vae": ".vae.api",
+    "TextConfig": ".text.config",
+    "make_text_config": ".text.config",
+    "TextFamily": ".text.family",
+    "train_text": ".text.api",
     "LatentConfig": ".config",
     "LatentFamily": ".latent",
 }

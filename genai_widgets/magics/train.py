@@ -152,10 +152,12 @@ class TrainMagics(Magics):
         family's modules (all of its `module_names`, or none) -> `model`: the module itself
         for a one-module family, else a tuple in `module_names` order."""
         changes: dict[str, Any] = {}
-        if "train_loader" in found:  # the loader carries the batching the user chose
-            changes["data"] = found["train_loader"]
-        elif "data" in found:
-            changes["data"] = found["data"]
+        # The first data name the body bound (a GAN's `train_loader` carries the batching the
+        # user chose, so it wins over `data`; a text run takes `data` or `text`).
+        for name in cls.trainer.config_class.data_names:
+            if name in found:
+                changes["data"] = found[name]
+                break
         roles = cls.trainer.modules
         given = [role for role in roles if role in found]
         if given:

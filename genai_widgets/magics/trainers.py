@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..engine.config import RunConfig
 from ..families.gan.config import GANConfig
+from ..families.text.config import TextConfig
 from ..families.vae.config import VAEConfig
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Trainer:
     @property
     def body_names(self) -> tuple[str, ...]:
         """Names the cell body may bind; only values the body itself (re)binds are used."""
-        return (*self.modules, "data", "train_loader")
+        return (*self.modules, *self.config_class.data_names)
 
     @property
     def settings_class(self) -> str:
@@ -71,6 +72,7 @@ class Trainer:
 # real class, the magics compare and keep these.
 GAN = Trainer("gan", GANConfig, ("generator", "discriminator"))
 VAE = Trainer("vae", VAEConfig, ("encoder", "decoder"))
-BUILTIN = (GAN, VAE)
+TEXT = Trainer("text", TextConfig, ("model",))
+BUILTIN = (GAN, VAE, TEXT)
 
-__all__ = ["BARE_ENV", "BUILTIN", "DEFAULT_AS", "ENV_PREFIX", "GAN", "VAE", "Trainer"]
+__all__ = ["BARE_ENV", "BUILTIN", "DEFAULT_AS", "ENV_PREFIX", "GAN", "TEXT", "VAE", "Trainer"]

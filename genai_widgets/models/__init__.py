@@ -1,5 +1,7 @@
-"""Model registry and the built-in architectures: GANs (dcgan, mlp) and VAEs (conv-vae)."""
+"""Model registry and the built-in architectures: GANs (dcgan, mlp), VAEs (conv-vae) and the
+text family's char-gpt."""
 
+from . import char_gpt as _char_gpt  # noqa: F401  (registers "char-gpt")
 from . import dcgan as _dcgan  # noqa: F401  (registers "dcgan")
 from . import mlp as _mlp  # noqa: F401  (registers "mlp")
 from . import vae as _vae  # noqa: F401  (registers "conv-vae")
@@ -12,6 +14,7 @@ from ._registry import (
     model_family,
     register_model,
 )
+from .char_gpt import CharGPT
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .vae import ConvDecoder, ConvEncoder
@@ -30,4 +33,5 @@ __all__ = [
     "MLPDiscriminator",
     "ConvEncoder",
     "ConvDecoder",
+    "CharGPT",
 ]

@@ -53,8 +53,16 @@ def model_family(name: str) -> str:
     return _FAMILIES.get(name, "gan")
 
 
-_TRAINERS = {"gan": "gw.train_gan / %gan_train", "vae": "gw.train_vae / %vae_train"}
-_PAIRS = {"gan": "(generator, discriminator)", "vae": "(encoder, decoder)"}
+_TRAINERS = {
+    "gan": "gw.train_gan / %gan_train",
+    "vae": "gw.train_vae / %vae_train",
+    "text": "gw.train_text / %text_train",
+}
+_PAIRS = {
+    "gan": "(generator, discriminator)",
+    "vae": "(encoder, decoder)",
+    "text": "an nn.Module mapping (B, T) ids to (B, T, vocab) logits",
+}
 
 
 def check_model_name(name: str, family: str) -> None:
