@@ -66,7 +66,11 @@ def read_text(data: Any) -> str | Tensor:
             return python_docs()
         if "\n" not in data and len(data) < 4096:
             path = Path(data).expanduser()
-            if path.exists():
+            try:
+                exists = path.exists()
+            except OSError:  # too long for a file name, or not one: the text itself
+                exists = False
+            if exists:
                 return _read_path(path)
             if data.endswith(".txt") or data.endswith(os.sep):
                 raise FileNotFoundError(
