@@ -64,9 +64,13 @@ def read_text(data: Any) -> str | Tensor:
     if isinstance(data, str):
         if data in NAMED:
             return python_docs()
-        if "\n" not in data and len(data) < 4096:
+        if data and "\n" not in data and len(data) < 4096:
             path = Path(data).expanduser()
-            if path.exists():
+            try:
+                is_path = path.exists()
+            except OSError:  # not a possible path (a name too long): the text itself
+                is_path = False
+            if is_path:
                 return _read_path(path)
             if data.endswith(".txt") or data.endswith(os.sep):
                 raise FileNotFoundError(
