@@ -63,10 +63,27 @@ def test_empty_text(tmp_path):
 
 def test_text_shorter_than_a_window_in_either_split(tmp_path):
     held = refused(tmp_path, data="abcdefgh" * 20)  # 160 characters: 16 held out
-    assert "the held-out split has 16 tokens" in held and "block_size + 2 = 18" in held
+    assert "the held-out split has 16 tokens" in held and "block_size + 1 = 17" in held
     assert "block_size (it is 16)" in held and "val_fraction (it is 0.1)" in held
     train = refused(tmp_path, data=TEXT[:200], val_fraction=0.95)
     assert train.startswith("the training split has 10 tokens")
+
+
+def test_one_window_in_each_split_is_enough(tmp_path):
+    """block_size + 1 tokens per split: one window (inputs and their next tokens) each."""
+    text = "abcdefghijklmnopq" * 2  # 17 characters per half
+    run = gw.train_text(
+        **{
+            **TINY,
+            "data": text,
+            "val_fraction": 0.5,
+            "max_steps": 2,
+            "run_dir": str(tmp_path / "r"),
+        }
+    )
+    assert run.wait(60) == "finished", run.traceback_text
+    assert (len(run.data_source), len(run.held_out)) == (17, 17)
+    assert run.evaluate()["tokens"] == 16
 
 
 def test_a_prompt_outside_the_char_vocabulary(tmp_path):
