@@ -167,6 +167,9 @@ def test_the_same_seed_gives_the_same_text_and_top_k_one_is_greedy(trained):
     greedy = [trained.generate("if ", 15, top_k=1, seed=s) for s in range(3)]
     assert len(set(greedy)) == 1
     assert trained.generate("if ", 15, top_p=1e-6, seed=9) == greedy[0]  # top-p keeps one
+    samples = trained.sample(3, prompt="if ", max_new_tokens=8, seed=0)
+    assert len(samples) == 3 and all(s.startswith("if ") and len(s) == 11 for s in samples)
+    assert samples[0] == trained.generate("if ", 8, seed=0)
 
 
 # ---------------------------------------------------------------- save / load / resume
@@ -201,6 +204,21 @@ def test_resume_continues_bit_for_bit(tiny, dropout):
         loaded.get_snapshot(loaded.snapshot_count - 1)["text"]
         == a.get_snapshot(a.snapshot_count - 1)["text"]
     )
+
+
+def test_dropout_draws_from_the_runs_own_seeded_stream(tiny):
+    """Two runs with the same seed and dropout train alike side by side, and neither touches
+    torch's global generator (what the notebook's own code draws from)."""
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    runs = [gw.train_text(**tiny(dropout=0.2, max_steps=6, sample_every=3)) for _ in range(2)]
+    for run in runs:
+        finished(run)
+    assert np.array_equal(runs[0].history["loss"], runs[1].history["loss"])
+    assert torch.equal(torch.get_rng_state(), before)
+    other = gw.train_text(**tiny(dropout=0.2, max_steps=6, seed=1))
+    finished(other)
+    assert not np.array_equal(other.history["loss"], runs[0].history["loss"])
 
 
 def test_a_txt_path_is_restored_from_the_config(tiny, tmp_path):
