@@ -23,9 +23,10 @@ function baselineDecorations(model: Model): { shapes: any[]; annotations: any[] 
     const color = LINE_COLORS[k % LINE_COLORS.length];
     shapes.push({ type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: value, y1: value,
       line: { color, width: name === best ? 1.6 : 1, dash: "dash" } });
-    annotations.push({ xref: "paper", yref: "y", x: 1 - (k % 3) * 0.14, y: value, xanchor: "right",
-      yanchor: k % 2 ? "top" : "bottom", showarrow: false, font: { size: 10, color },
-      text: `${name}${name === best ? " (best n-gram)" : ""} ${value.toFixed(2)}` });
+    // Baselines lie close together: their labels are spread along the line, right to left.
+    annotations.push({ xref: "paper", yref: "y", x: 1 - (k % 5) * 0.19, y: value, xanchor: "right",
+      yanchor: "bottom", showarrow: false, font: { size: 10, color },
+      text: `${name}${name === best ? " best" : ""} ${value.toFixed(2)}` });
     const step = beaten[name];
     if (typeof step === "number") {
       annotations.push({ xref: "x", yref: "y", x: step, y: value, showarrow: true, arrowhead: 2,

@@ -198,6 +198,7 @@ export function mountSteeringPanel(model: Model, el: HTMLElement, errors: ErrorA
     if (r.error) {
       error.textContent = String(r.error);
       error.hidden = false;
+      output.hidden = true; // the error is the answer to this request, not the older text
       status.textContent = "";
       el.dataset.state = "error";
       return;
