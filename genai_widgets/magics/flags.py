@@ -80,9 +80,14 @@ def _listing(names: tuple[str, ...]) -> str:
 def flag_notes(trainer: Trainer = GAN) -> dict[str, str]:
     """What the flag form of an object-valued field takes, added to the field's comment."""
     own = f"; your own modules come from the cell body ({_listing(trainer.modules)})"
+    names = sorted(trainer.config_class.data_names, key=lambda n: n != "data")
+    body = " or ".join(f"`{n}`" for n in names)
+    if trainer.config_class.family == "text":
+        data = f"As a flag: `python-docs` or a path to a .txt file or folder; a text, a list of str or token ids come from the cell body ({body})"
+    else:
+        data = f"As a flag: a data set name or an image folder; objects come from the cell body ({body})"
     return {
-        "data": "As a flag: a data set name or an image folder; objects come from the cell body "
-        "(`data` or `train_loader`)",
+        "data": data,
         "model": "As a flag: a registered name (`gw.list_models()`)"
         + (own if trainer.modules else ""),
     }
@@ -225,7 +230,7 @@ class FlagSpec:
                 "int": "an integer",
                 "float": "a number",
                 "bool": "true or false",
-                "data": "a data set name or an image folder path",
+                "data": "a data set name or a path",
                 "text": "a non-empty string",
             }[self.kind]
         return f"{text} or none" if self.optional else text

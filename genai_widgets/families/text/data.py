@@ -67,10 +67,10 @@ def read_text(data: Any) -> str | Tensor:
         if data and "\n" not in data and len(data) < 4096:
             path = Path(data).expanduser()
             try:
-                is_path = path.exists()
-            except OSError:  # not a possible path (a name too long): the text itself
-                is_path = False
-            if is_path:
+                exists = path.exists()
+            except OSError:  # too long for a file name, or not one: the text itself
+                exists = False
+            if exists:
                 return _read_path(path)
             if data.endswith(".txt") or data.endswith(os.sep):
                 raise FileNotFoundError(

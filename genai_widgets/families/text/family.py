@@ -23,10 +23,12 @@ from ...engine.config import settings_of
 from ...engine.family import (
     Built,
     Capability,
+    Columns,
     Family,
     NextBatch,
     NonFiniteLossError,
     Settings,
+    Warnings,
 )
 from ...engine.registry import register_family
 from .config import TextConfig, lr_at
@@ -69,6 +71,7 @@ DROPOUT_SEED_OFFSET = 5  # the training step's own random stream (dropout): seed
 #: Held while torch's global generator is swapped (a dropout step) or seeded (building a
 #: model): two text runs, or a run and a build in the notebook, never interleave there.
 GLOBAL_RNG_LOCK = threading.Lock()
+OVERFIT_WINDOW = 3  # samples / held-out losses per side of the over-fitting comparison
 
 
 class TextFamily(Family):
@@ -122,6 +125,7 @@ class TextFamily(Family):
         self._baselines: dict[str, Any] = {}
         self._baselines_done = threading.Event()
         self._ngram_index: set[str] | None = None
+        self._novelty: list[float] = []  # the strip's novel 8-gram shares, oldest first
         self.strip_prompt = self._strip_prompt(config)
         self._rng = self._seeded_rng(config.seed + DROPOUT_SEED_OFFSET)
         self._random_step = _draws_at_random(model)
@@ -280,7 +284,21 @@ class TextFamily(Family):
         }
         if self.train is not None and self.train.text is not None:
             record.update(self.memorisation(run, text))
+            self._novelty.append(float(record["novel_8grams"]))
+            del self._novelty[: -OVERFIT_WINDOW * 4]
         return record
+
+    def health(
+        self, history: Columns, step: int, settings: Settings, evaluations: Columns | None = None
+    ) -> Warnings:
+        """Over-fitting: the strip's samples copy more of the training text (their novel
+        8-gram share falls) while the held-out loss rises, over the last OVERFIT_WINDOW
+        samples and held-out losses against the ones before."""
+        from .memorisation import overfitting_warning
+
+        val = [v for v in history.get("val_loss", ()) if v == v]  # the measured rows
+        text = overfitting_warning(self._novelty, val, OVERFIT_WINDOW)
+        return [("OverfittingSuspected", text)] if text else []
 
     # ------------------------------------------------------------------ generation
     def _prompt_ids(self, prompt: str, what: str = "the prompt") -> list[int]:
