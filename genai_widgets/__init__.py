@@ -26,6 +26,7 @@ _WIDGETS = (
     "VAEDashboard",
     "LatentScatter",
     "RunDashboard",
+    "TextDashboard",
 )
 _LAZY = {
     "get_dataset": ".data",

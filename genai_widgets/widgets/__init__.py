@@ -1,6 +1,6 @@
 """Live widgets for a training run (anywidget): shared panels (loss curve, controls, sample
 grid, the flusher, static PNGs) here, each family's own panels in a folder of its own
-(`gan/`, `vae/`). Each widget is usable alone; `run.dashboard()` builds the one its family
+(`gan/`, `vae/`, `text/`). Each widget is usable alone; `run.dashboard()` builds the one its family
 names (`Family.dashboard`), and a family without its own gets `RunDashboard`.
 
 One `Flusher` thread per displayed run writes all widget state, at most ten times a second;
@@ -14,6 +14,7 @@ from .gan.latent_explorer import LatentExplorer
 from .loss_curve import LossCurve
 from .run_dashboard import RunDashboard, dashboard_for
 from .sample_grid import SampleGrid
+from .text.dashboard import TextDashboard
 from .vae.dashboard import VAEDashboard
 from .vae.latent_scatter import LatentScatter
 
@@ -27,6 +28,7 @@ __all__ = [
     "LossCurve",
     "RunDashboard",
     "SampleGrid",
+    "TextDashboard",
     "VAEDashboard",
     "dashboard_for",
 ]

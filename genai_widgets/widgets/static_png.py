@@ -53,8 +53,13 @@ def draw_curves(
     log_scale: bool = False,
     title: str = "",
     cursor_step: float | None = None,
+    hlines: dict[str, float] | None = None,
+    sparse: Sequence[str] = (),
+    y_title: str = "",
 ) -> Image.Image:
-    """The loss chart as a PIL image."""
+    """The loss chart as a PIL image. `hlines`: label -> value, drawn as dashed horizontal
+    lines with their labels (a text run's baselines); `sparse`: series measured at a few
+    steps only (NaN elsewhere), drawn connecting their points; `y_title` heads the y axis."""
     width, height = size
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
@@ -62,6 +67,8 @@ def draw_curves(
     left, right, top, bottom = 56, width - 10, 22 if title else 10, height - 40
     if title:
         draw.text((left, 4), title, fill="#222", font=font)
+    if y_title:
+        draw.text((max(left + 4, width - 8 - 6 * len(y_title)), 4), y_title, fill="#444", font=font)
     steps = np.asarray(history.get("step", np.zeros(0)), dtype=np.float64)
     names = [n for n in history if n not in SKIP and n not in hidden]
     series = {n: _ema(np.asarray(history[n], dtype=np.float64), smoothing) for n in names}
@@ -72,6 +79,9 @@ def draw_curves(
     draw.rectangle([left, top, right, bottom], outline="#999")
     finite = [v[np.isfinite(v)] for v in series.values()]
     finite = [v for v in finite if v.size]
+    lines = {k: float(v) for k, v in (hlines or {}).items() if math.isfinite(float(v))}
+    if finite and lines:
+        finite.append(np.array(list(lines.values())))
     if len(steps) < 1 or not finite:
         draw.text((left + 10, top + 10), "no metrics yet", fill="#666", font=font)
         return img
@@ -102,9 +112,23 @@ def draw_curves(
         x = float(px(np.array(cursor_step)))
         draw.line([x, top, x, bottom], fill="#888", width=1)
     xs = px(steps)
+    for k, (label, value) in enumerate(lines.items()):
+        y = float(py(np.array(value)))
+        for x in range(left, right, 8):
+            draw.line([x, y, min(x + 4, right), y], fill="#777", width=1)
+        text = f"{label} {_fmt(value)}"
+        x = right - 4 - 6 * len(text) - (k % 3) * 90  # close lines: labels side by side
+        draw.text((x, y - 12 if k % 2 else y + 1), text, fill="#555", font=font)
     for i, name in enumerate(names):
         ys = py(series[name])
         color = PALETTE[i % len(PALETTE)]
+        if name in sparse:
+            keep = np.isfinite(ys)
+            points = [(float(x), float(y)) for x, y in zip(xs[keep], ys[keep], strict=True)]
+            _polyline(draw, points, color)
+            for x, y in points:
+                draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=color)
+            continue
         run: list[tuple[float, float]] = []
         for x, y in zip(xs, ys, strict=False):
             if math.isfinite(y):

@@ -17,6 +17,10 @@ export interface LossPanelOptions {
   cursorTrait: string;
   /** Called with the step the user clicked on, if given. */
   onPickStep?: (step: number) => void;
+  /** Title of the y axis (none if absent). */
+  yTitle?: string;
+  /** Extra shapes and annotations (reference lines, marks), redrawn when one of `traits` changes. */
+  decorations?: { traits: string[]; build: () => { shapes: any[]; annotations: any[] } };
 }
 
 interface Ema {
@@ -96,6 +100,8 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
 
   // Series on the right-hand axis (a VAE's beta lives in [0, beta], far from the ELBO's scale).
   const secondary = () => new Set<string>(model.get("secondary_series") || []);
+  // Series measured every so many steps only (NaN between): drawn raw, their points connected.
+  const sparse = () => new Set<string>(model.get("sparse_series") || []);
   function evalTraces(): any[] {
     return evalNames.map((name, k) => ({ type: "scatter", mode: "lines+markers", name,
       x: evalSteps.slice(), y: (evalSeries.get(name) || []).slice(), yaxis: `y${k + 2 + evalAxisOffset()}`,
@@ -109,9 +115,20 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
     const w = weight();
     const hidden = new Set<string>(model.get("hidden_series") || []);
     const right = secondary();
+    const few = sparse();
     const out: any[] = [];
     names.forEach((name, i) => {
       const shown = hidden.has(name) ? "legendonly" : true;
+      if (few.has(name)) {
+        const color = PALETTE[i % PALETTE.length];
+        const y = series.get(name) || [];
+        out.push({ type: "scatter", mode: "lines+markers", name, x: steps.slice(), y: y.slice(),
+          legendgroup: name, showlegend: true, visible: shown, connectgaps: true,
+          marker: { size: 5 }, line: { color, width: 1.8 } });
+        out.push({ type: "scatter", mode: "lines", name, x: [], y: [], legendgroup: name,
+          showlegend: false, visible: false, hoverinfo: "skip" });
+        return;
+      }
       const color = PALETTE[i % PALETTE.length];
       const y = series.get(name) || [];
       const axis = right.has(name) ? { yaxis: "y2" } : {};
@@ -126,11 +143,16 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
     return out.concat(evalTraces());
   }
 
+  function decorations(): { shapes: any[]; annotations: any[] } {
+    return options.decorations ? options.decorations.build() : { shapes: [], annotations: [] };
+  }
+
   function cursorShapes(): any[] {
+    const extra = decorations().shapes;
     const step = Number(model.get(options.cursorTrait));
-    if (!Number.isFinite(step) || step < 0) return [];
+    if (!Number.isFinite(step) || step < 0) return extra;
     return [{ type: "line", xref: "x", yref: "paper", x0: step, x1: step, y0: 0, y1: 1,
-      line: { color: "#888", width: 1, dash: "dot" } }];
+      line: { color: "#888", width: 1, dash: "dot" } }, ...extra];
   }
 
   function layout(): any {
@@ -144,7 +166,9 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
       width: el.clientWidth > 0 ? el.clientWidth - 4 : undefined, hovermode: "x unified",
       // The step axis sits under the lowest panel (the last evaluation's).
       xaxis: { title: { text: "step" }, anchor: n ? `y${n + 1 + off}` : "y" },
-      yaxis: { type: model.get("log_scale") ? "log" : "linear", domain: lossDomain },
+      yaxis: { type: model.get("log_scale") ? "log" : "linear", domain: lossDomain,
+        ...(options.yTitle ? { title: { text: options.yTitle } } : {}) },
+      annotations: decorations().annotations,
       ...(off ? { yaxis2: { overlaying: "y", side: "right", showgrid: false, tickformat: ".2~g",
         rangemode: "tozero" } } : {}),
       legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }, shapes: cursorShapes(),
@@ -328,6 +352,12 @@ export function mountLossPanel(model: Model, el: HTMLElement, errors: ErrorArea,
   subs.on(`change:${options.cursorTrait}`, errors.guard("cursor", () => {
     if (plotted) Plotly.relayout(chart, { shapes: cursorShapes() });
   }));
+  for (const trait of options.decorations?.traits || []) {
+    subs.on(`change:${trait}`, errors.guard("decorations", () => {
+      if (plotted) Plotly.relayout(chart, { shapes: cursorShapes(), annotations: decorations().annotations });
+    }));
+  }
+  subs.on("change:sparse_series", errors.guard("sparse series", redraw));
   subs.on("msg:custom", errors.guard("append", (content: any, buffers: DataView[]) => {
     if (content && content.type === "curve_append") append(content, buffers);
     else if (content && content.type === "eval_append") appendEval(content, buffers);

@@ -55,4 +55,25 @@ export const CSS = `
 .gw-columns > .gw-panel.gw-loss { flex: 1 1 420px; }
 .gw-space-canvas { display: block; margin-top: 4px; }
 .gw-space-coverage { font-weight: 600; }
+.gw-columns > .gw-text-strip, .gw-columns > .gw-memorisation { flex: 1 1 340px; min-width: 0; }
+.gw-columns > .gw-panel.gw-steer { flex: 1 1 420px; }
+.gw-text-sample { font-family: var(--jp-code-font-family, monospace); font-size: 12px; margin: 4px 0;
+  white-space: pre-wrap; word-break: break-all; max-height: 220px; overflow: auto; line-height: 1.45; }
+.gw-prompt { color: #1565c0; font-weight: 600; background: #e3f2fd; }
+.gw-longest { background: #ffe0b2; color: inherit; outline: 1px solid #fb8c00; }
+.gw-gen-prompt { width: 100%; box-sizing: border-box; font-family: var(--jp-code-font-family, monospace);
+  font-size: 12px; }
+.gw-gen-error { color: #c62828; font-size: 12px; }
+.gw-surprisal { position: relative; }
+.gw-surprisal-text { max-height: none; }
+.gw-char { cursor: default; }
+.gw-legend-bar { display: inline-block; width: 160px; height: 10px; border: 1px solid #ccc; }
+.gw-tooltip { position: absolute; z-index: 10; background: var(--jp-layout-color0, #fff);
+  border: 1px solid #999; border-radius: 3px; padding: 4px 6px; font-size: 12px;
+  font-family: var(--jp-code-font-family, monospace); box-shadow: 0 2px 6px rgba(0,0,0,0.2);
+  pointer-events: none; white-space: pre; }
+.gw-tip-title { font-weight: 600; }
+.gw-tip-true { color: #2e7d32; font-weight: 600; }
+.gw-attention-canvas { display: block; margin-top: 4px; }
+.gw-root .gw-steer input[type="number"] { width: 70px; }
 `;

@@ -21,6 +21,7 @@ def test_the_examples_exist():
         "02_custom_models.ipynb",
         "03_python_api.ipynb",
         "04_vae.ipynb",
+        "05_text.ipynb",
     ]
 
 
@@ -41,6 +42,8 @@ def test_example_is_stored_clean_with_a_kernelspec(path):
 #: CI's length for runs whose notebook leaves `--max-steps` to the environment (the quick
 #: start's own default is a minute of training on a laptop CPU).
 CI_MAX_STEPS = "60"
+#: The same for the text notebook (its runs read `$GENAI_WIDGETS_TEXT_MAX_STEPS`).
+CI_TEXT_MAX_STEPS = "30"
 
 
 def test_the_quickstart_trains_long_enough_to_show_digits():
@@ -56,11 +59,25 @@ def test_the_quickstart_trains_long_enough_to_show_digits():
     assert "--max-steps" not in train_line  # a flag would win over the environment
 
 
+def test_the_text_example_leaves_its_length_to_the_environment():
+    """Every run of 05_text trains `STEPS`, read from $GENAI_WIDGETS_TEXT_MAX_STEPS (what
+    %text_train reads too), so CI_TEXT_MAX_STEPS keeps it short."""
+    import re
+
+    nb = nbformat.read(EXAMPLES[4], as_version=4)
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    assert re.search(r'os\.environ\.setdefault\("GENAI_WIDGETS_TEXT_MAX_STEPS", "\d+"\)', code)
+    assert code.count("gw.train_text(") == code.count("max_steps=STEPS") == 3
+    magic = next(line for line in code.splitlines() if line.startswith("%%text_train"))
+    assert "--max-steps" not in magic
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_executes_and_shows_the_dashboard(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GENAI_WIDGETS_MAX_STEPS", CI_MAX_STEPS)  # the kernel inherits it
+    monkeypatch.setenv("GENAI_WIDGETS_TEXT_MAX_STEPS", CI_TEXT_MAX_STEPS)
     copy = tmp_path / path.name
     shutil.copy(path, copy)
     nb = nbformat.read(copy, as_version=4)

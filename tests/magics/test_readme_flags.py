@@ -57,3 +57,12 @@ def test_render_appends_the_section_when_markers_are_missing(tmp_path):
     assert tool.main(["--check", "--readme", str(readme)]) == 0
     assert tool.main(["--check", "--file", str(readme)]) == 0  # --readme is an alias of --file
     assert readme.read_text().endswith("<!-- flags:end -->\nafter\n")
+
+
+def test_text_flag_section_is_the_generated_one():
+    tool = load_tool()
+    doc = FLAGS_DOC.read_text(encoding="utf-8")
+    assert tool.TEXT_START in doc and tool.TEXT_END in doc
+    current = doc.split(tool.TEXT_START, 1)[1].split(tool.TEXT_END, 1)[0]
+    assert current == tool.text_section(), "docs/flags.md text table is stale: run the tool"
+    assert "| `--block-size` |" in current and "| `--tokenizer` | char \\| byte |" in current

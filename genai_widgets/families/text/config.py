@@ -34,7 +34,7 @@ class TextConfig(RunConfig):
 
     data: Any = "python-docs"  # "python-docs", a str, a .txt file or folder, a list of str, ids
     model: Any = "char-gpt"  # "char-gpt" or your nn.Module mapping (B, T) ids to (B, T, vocab)
-    tokenizer: str = "char"  # "char": the text's own characters; "byte": UTF-8 bytes (256)
+    tokenizer: str = "char"  # one of TOKENIZERS: char (the text's characters), byte (UTF-8)
     block_size: int = 128  # context length in tokens: positions the model sees at once
     n_layer: int = 4  # transformer blocks of char-gpt
     n_head: int = 4  # attention heads per block (n_embd must divide by it)

@@ -64,7 +64,7 @@ def read_text(data: Any) -> str | Tensor:
     if isinstance(data, str):
         if data in NAMED:
             return python_docs()
-        if "\n" not in data and len(data) < 4096:
+        if data and "\n" not in data and len(data) < 4096:
             path = Path(data).expanduser()
             try:
                 exists = path.exists()
@@ -201,7 +201,8 @@ def split_text(
     data: Any, tokenizer_kind: str, block: int, val_fraction: float, tokenizer: Any = None
 ) -> tuple[TextSource, TextSource, Any]:
     """(train, held-out, tokenizer): the tail `val_fraction` of the text is held out. Each
-    split must have more than `block + 1` tokens. `tokenizer`: the run's own (a reload)."""
+    split must have at least `block + 1` tokens (one window: block tokens and the next one).
+    `tokenizer`: the run's own (a reload)."""
     raw = read_text(data)
     name = data if isinstance(data, str) and data in NAMED else type(data).__name__
     if isinstance(raw, Tensor):
@@ -223,11 +224,12 @@ def split_text(
         parts.append((held_ids, held_text))
     sources = []
     for (ids, text), split in zip(parts, ("training", "held-out"), strict=True):
-        if len(ids) < block + 2:
+        if len(ids) < block + 1:
             raise ValueError(
-                f"the {split} split has {len(ids)} tokens, fewer than block_size + 2 = "
-                f"{block + 2} (one window and its next token); give more text, lower "
-                f"block_size (it is {block}), or change val_fraction (it is {val_fraction})"
+                f"the {split} split has {len(ids)} tokens, fewer than block_size + 1 = "
+                f"{block + 1} (one window: block_size tokens and the next one); give more "
+                f"text, lower block_size (it is {block}), or change val_fraction (it is "
+                f"{val_fraction})"
             )
         sources.append(TextSource(ids, text, tokenizer, block, name))
     return sources[0], sources[1], tokenizer

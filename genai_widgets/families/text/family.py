@@ -8,9 +8,11 @@ them read a copy of the weights taken between two steps (`Run.inference_copy`)."
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -65,6 +67,10 @@ TEXT_GENERATION = Capability(
 #: Characters of held-out text the surprisal and attention views show by default.
 PASSAGE_CHARS = 400
 STRIP_SEED_OFFSET = 7  # the strip's samples draw from seed + this
+DROPOUT_SEED_OFFSET = 5  # the training step's own random stream (dropout): seed + this
+#: Held while torch's global generator is swapped (a dropout step) or seeded (building a
+#: model): two text runs, or a run and a build in the notebook, never interleave there.
+GLOBAL_RNG_LOCK = threading.Lock()
 OVERFIT_WINDOW = 3  # samples / held-out losses per side of the over-fitting comparison
 
 
@@ -121,6 +127,34 @@ class TextFamily(Family):
         self._ngram_index: set[str] | None = None
         self._novelty: list[float] = []  # the strip's novel 8-gram shares, oldest first
         self.strip_prompt = self._strip_prompt(config)
+        self._rng = self._seeded_rng(config.seed + DROPOUT_SEED_OFFSET)
+        self._random_step = _draws_at_random(model)
+
+    # ------------------------------------------------------------------ the step's randomness
+    def _seeded_rng(self, seed: int) -> dict[str, Tensor]:
+        """The step's own random state (CPU, and the run's GPU): dropout draws from it, so the
+        seed fixes those draws whatever else in the process uses torch's global generator."""
+        state = {"cpu": torch.Generator().manual_seed(seed).get_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.Generator(device=self.device).manual_seed(seed).get_state()
+        return state
+
+    @contextlib.contextmanager
+    def _own_rng(self) -> Iterator[None]:
+        """Run the block on the step's random state; torch's global generators are put back
+        afterwards."""
+        if not self._random_step:  # nothing draws: leave the global generator alone
+            yield
+            return
+        cuda = "cuda" in self._rng
+        with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[self.device] if cuda else []):
+            torch.set_rng_state(self._rng["cpu"])
+            if cuda:
+                torch.cuda.set_rng_state(self._rng["cuda"], self.device)
+            yield
+            self._rng["cpu"] = torch.get_rng_state()
+            if cuda:
+                self._rng["cuda"] = torch.cuda.get_rng_state(self.device)
 
     # ------------------------------------------------------------------ training
     def step(
@@ -132,12 +166,13 @@ class TextFamily(Family):
             group["lr"] = lr
         batch = next_batch()
         x, y = batch[:, :-1], batch[:, 1:]
-        logits = logits_of(self.model, x)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        if check_finite and not math.isfinite(value := float(loss.detach())):
-            raise NonFiniteLossError("loss", value)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with self._own_rng():
+            logits = logits_of(self.model, x)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            if check_finite and not math.isfinite(value := float(loss.detach())):
+                raise NonFiniteLossError("loss", value)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         if settings["grad_clip"]:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), settings["grad_clip"])
         self.optimizer.step()
@@ -179,11 +214,16 @@ class TextFamily(Family):
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "tokenizer": self.tokenizer.state(),
+            "step_rng": {key: value.clone() for key, value in self._rng.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        saved = state.get("step_rng") or {}
+        for key in self._rng:
+            if isinstance(saved.get(key), Tensor):
+                self._rng[key] = saved[key]
 
     def store_meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -330,6 +370,8 @@ class TextFamily(Family):
             text = self._generate(
                 model, prompt, max_new_tokens, temperature, top_k, top_p, generator, use_cache
             )
+        if self.tokenizer.kind == "ids" and prompt and text:
+            return f"{prompt} {text}"  # ids are separated by spaces
         return prompt + text
 
     def sample(self, run: Run, n: int = 1, **options: Any) -> list[str]:
@@ -513,6 +555,14 @@ class TextFamily(Family):
         return Built(family, config, train, held)
 
 
+def _draws_at_random(model: nn.Module) -> bool:
+    """Whether a training step of `model` draws random numbers: it holds a dropout layer with
+    p > 0 (char-gpt with dropout > 0 does; its attention dropout goes with them)."""
+    from torch.nn.modules.dropout import _DropoutNd
+
+    return any(isinstance(m, _DropoutNd) and m.p > 0 for m in model.modules())
+
+
 def _adamw(model: nn.Module, settings: Settings) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices only (nanoGPT's `configure_optimizers`)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -537,7 +587,7 @@ def build_text_model(
     model = config.model
     if isinstance(model, str):
         check_model_name(model, "text")
-        with torch.random.fork_rng(devices=[]):
+        with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             return get_model(
                 model,
