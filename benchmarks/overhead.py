@@ -10,11 +10,14 @@ Prints one JSON object:
 The "frontend" is this script's jupyter_client, which reads every IOPub message as a browser
 would; the browser's own rendering cost is not part of the kernel's numbers.
 
-    python benchmarks/overhead.py [--preset tiny|default] [--rounds 6] [--window 5] [--cells 40]
+    python benchmarks/overhead.py [--family gan|text] [--preset tiny|default] [--rounds 6]
+                                  [--window 5] [--cells 40]
 
-`--preset default` trains the package's default DCGAN (32x32, width 64, batch 64: a few steps/s
-on 2 cores); `tiny` a 16x16 width-8 model at hundreds of steps/s, where the flusher's fixed
-per-second cost weighs most.
+`--family gan` (the default): `--preset default` trains the package's default DCGAN (32x32,
+width 64, batch 64: a few steps/s on 2 cores); `tiny` a 16x16 width-8 model at hundreds of
+steps/s, where the flusher's fixed per-second cost weighs most. `--family text`: `default` is
+`gw.train_text()` as shipped (char-gpt 4x4x128, block 128, batch 32, on "python-docs"); `tiny`
+a 1-layer 32-wide model (`benchmarks/text.py dashboard` runs this).
 """
 
 from __future__ import annotations
@@ -32,14 +35,21 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 
 PRESETS = {
-    "tiny": "image_size=16, width=8, batch_size=16, latent_dim=16, sample_every=25",
-    "default": "sample_every=None",  # the package default: by steps and time
+    "gan": {
+        "tiny": "image_size=16, width=8, batch_size=16, latent_dim=16, sample_every=25",
+        "default": "sample_every=None",  # the package default: by steps and time
+    },
+    "text": {
+        "tiny": "n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, sample_every=25",
+        "default": "sample_every=100",  # the package default
+    },
 }
+DATA = {"gan": "digits", "text": "python-docs"}
 
 SETUP = """
 import time, genai_widgets as gw
 from IPython.display import display
-run = gw.train_gan(data="digits", {preset}, max_steps=None, run_dir={run_dir!r})
+run = gw.train_{family}(data={data!r}, {preset}, max_steps=None, run_dir={run_dir!r})
 while run.step < 5:
     time.sleep(0.1)
 dash = None
@@ -129,25 +139,25 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
-    parser.add_argument("--rounds", type=int, default=6, help="headless/dashboard window pairs")
-    parser.add_argument("--window", type=float, default=5.0, help="seconds per window")
-    parser.add_argument("--cells", type=int, default=40, help="trivial cells for the latency")
-    args = parser.parse_args()
-
+def measure(family: str, preset: str, rounds: int, window: float, cells: int) -> dict[str, Any]:
+    """Shown vs headless steps/s, bytes to the frontend and cell latencies of one run of
+    `family` (a `PRESETS` entry) in a fresh kernel: the JSON object this script prints."""
     with tempfile.TemporaryDirectory() as tmp:
         client = Client(tmp)
         try:
             client.execute(
-                SETUP.format(preset=PRESETS[args.preset], run_dir=os.path.join(tmp, "run")),
+                SETUP.format(
+                    family=family,
+                    data=DATA[family],
+                    preset=PRESETS[family][preset],
+                    run_dir=os.path.join(tmp, "run"),
+                ),
                 timeout=300,
             )
             headless: list[float] = []
             shown: list[float] = []
             shown_bytes = shown_seconds = 0.0
-            for i in range(args.rounds):
+            for i in range(rounds):
                 # Interleaved, alternating order, so drift (thermal, other load) hits both.
                 order = ("headless", "dashboard") if i % 2 == 0 else ("dashboard", "headless")
                 for phase in order:
@@ -155,17 +165,17 @@ def main() -> None:
                         client.execute("dash = run.dashboard(); display(dash)")
                         client.idle_for(1.0)  # first render traffic is not steady state
                         before, t0 = client.iopub_bytes, time.monotonic()
-                        shown.append(steps_per_second(client, args.window))
+                        shown.append(steps_per_second(client, window))
                         shown_bytes += client.iopub_bytes - before
                         shown_seconds += time.monotonic() - t0
                         client.execute("dash.close(); dash = None")
                     else:
                         client.idle_for(1.0)
-                        headless.append(steps_per_second(client, args.window))
-            lat_headless = latencies(client, args.cells)
+                        headless.append(steps_per_second(client, window))
+            lat_headless = latencies(client, cells)
             client.execute("dash = run.dashboard(); display(dash)")
             client.idle_for(1.0)
-            lat_dashboard = latencies(client, args.cells)
+            lat_dashboard = latencies(client, cells)
             client.execute("dash.close(); run.stop(); run.wait(10)")
         finally:
             client.close()
@@ -175,10 +185,11 @@ def main() -> None:
     ratio = statistics.median(s / h for s, h in zip(shown, headless, strict=True))
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "preset": args.preset,
-        "model": PRESETS[args.preset],
-        "rounds": args.rounds,
-        "window_s": args.window,
+        "family": family,
+        "preset": preset,
+        "model": PRESETS[family][preset],
+        "rounds": rounds,
+        "window_s": window,
         "steps_per_s_headless": [round(v, 2) for v in headless],
         "steps_per_s_dashboard": [round(v, 2) for v in shown],
         "ratio_dashboard_vs_headless": round(ratio, 3),
@@ -196,6 +207,18 @@ def main() -> None:
         },
         "cell_latency_targets_ms": {"p50": 20, "p99": 100},
     }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--family", choices=sorted(PRESETS), default="gan")
+    parser.add_argument("--preset", choices=("tiny", "default"), default="tiny")
+    parser.add_argument("--rounds", type=int, default=6, help="headless/dashboard window pairs")
+    parser.add_argument("--window", type=float, default=5.0, help="seconds per window")
+    parser.add_argument("--cells", type=int, default=40, help="trivial cells for the latency")
+    args = parser.parse_args()
+    result = measure(args.family, args.preset, args.rounds, args.window, args.cells)
     print(json.dumps(result, indent=2))
 
 
