@@ -6,6 +6,7 @@ grid to its last snapshot and photographs the dashboard:
 
     python tools/screenshot.py                      # GAN -> docs/dashboard.png
     python tools/screenshot.py --family vae         # VAE -> docs/vae_dashboard.png
+    python tools/screenshot.py --family text        # text -> docs/text_dashboard.png
     python tools/screenshot.py --steps 1500 --out /tmp/shot.png
 
 The default DCGAN (32 x 32, width 64) made 2.9 steps/s on a 2-core CPU with JupyterLab and
@@ -50,6 +51,15 @@ FAMILIES = {
         "                   name='digits-vae', run_dir='runs/digits-vae')\n"
         "run.dashboard()",
     ),
+    "text": (
+        1500,
+        ROOT / "docs" / "text_dashboard.png",
+        ".gw-text-dashboard",
+        "import genai_widgets as gw\n"
+        "run = gw.train_text(data='python-docs', max_steps={steps}, name='python-docs-gpt',\n"
+        "                    run_dir='runs/python-docs-gpt')\n"
+        "run.dashboard()",
+    ),
 }
 
 DONE = ("finished", "stopped", "failed")
@@ -78,7 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--out",
         type=Path,
         default=None,
-        help="PNG to write (default: docs/dashboard.png, or docs/vae_dashboard.png)",
+        help="PNG to write (default: docs/dashboard.png, docs/vae_dashboard.png or "
+        "docs/text_dashboard.png)",
     )
     parser.add_argument("--width", type=int, default=1280, help="browser viewport width")
     parser.add_argument(
@@ -189,9 +200,7 @@ def take(
                         "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
                     )
                     page.locator(dashboard).first.wait_for(state="visible", timeout=180_000)
-                    print(
-                        f"training {steps} steps of the {family.upper()} on the digits", flush=True
-                    )
+                    print(f"training {steps} steps of the {family.upper()}", flush=True)
                     status = _wait_until_done(page, steps, timeout)
                     if status != "finished":
                         raise RuntimeError(f"the run ended {status!r}, not finished")
