@@ -412,6 +412,21 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "lr2e-3-block64-batch64": {"lr": 2e-3, "block_size": 64, "batch_size": 64},
     "lr2e-3-batch16": {"lr": 2e-3, "batch_size": 16},
     "lr2e-3-block64-batch32": {"lr": 2e-3, "block_size": 64},
+    "dropout0.1": {"dropout": 0.1},
+    "dropout0.2": {"dropout": 0.2},
+    # The cosine decay over 3000 steps of 4096 tokens: about 10 minutes of this 2-core CPU.
+    "lr2e-3-block64-batch64-decay3000": {
+        "lr": 2e-3,
+        "block_size": 64,
+        "batch_size": 64,
+        "lr_decay_steps": 3000,
+    },
+    "lr3e-3-block64-batch64-decay3000": {
+        "lr": 3e-3,
+        "block_size": 64,
+        "batch_size": 64,
+        "lr_decay_steps": 3000,
+    },
 }
 
 
