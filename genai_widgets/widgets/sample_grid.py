@@ -14,6 +14,30 @@ from ._base import Panel, RunWidget, bundle
 from .flusher import Tick
 
 
+def pick_snapshot(
+    steps: np.ndarray,
+    seek: int | None,
+    follow: bool,
+    index: int,
+    shown: tuple[int, int],
+) -> tuple[int, bool]:
+    """Which of the snapshots at `steps` a slider shows, and whether it follows the latest:
+    the last one at or before a `seek`ed step (a click on the curves; following again if
+    that is the newest), the newest when following, else `index`, kept on the step `shown`
+    ((index, step) drawn last) when thinning of old snapshots shifted the indices."""
+    count = len(steps)
+    if seek is not None:
+        index = int(np.clip(np.searchsorted(steps, seek, side="right") - 1, 0, count - 1))
+        return index, index == count - 1
+    if follow:
+        return count - 1, True
+    index = int(np.clip(index, 0, count - 1))
+    shown_index, shown_step = shown
+    if index == shown_index and shown_step >= 0 and int(steps[index]) != shown_step:
+        index = int(np.clip(np.searchsorted(steps, shown_step), 0, count - 1))
+    return index, False
+
+
 class GridPanel(Panel):
     """Traits and flush logic of the sample grid (used by SampleGrid and Dashboard)."""
 
@@ -56,19 +80,11 @@ class GridPanel(Panel):
             self.snapshot_count = count
         if count == 0:
             return
-        if seek is not None:
-            index = int(
-                np.clip(np.searchsorted(steps[:count], seek, side="right") - 1, 0, count - 1)
-            )
-            self.follow_latest = index == count - 1
-        elif self.follow_latest:
-            index = count - 1
-        else:
-            index = int(np.clip(self.snapshot_index, 0, count - 1))
-            shown_index, shown_step = self._grid_shown
-            # Thinning of old snapshots shifts indices: keep showing the same step.
-            if index == shown_index and shown_step >= 0 and int(steps[index]) != shown_step:
-                index = int(np.clip(np.searchsorted(steps[:count], shown_step), 0, count - 1))
+        index, follow = pick_snapshot(
+            steps[:count], seek, self.follow_latest, self.snapshot_index, self._grid_shown
+        )
+        if follow != self.follow_latest:
+            self.follow_latest = follow
         step = int(steps[index])
         if (index, step) != self._grid_shown:
             self.grid_png = self.run.snapshot_png(index)

@@ -18,6 +18,7 @@ import traitlets as t
 from ...families.text.memorisation import overfitting_warning
 from .._base import Panel
 from ..flusher import Tick
+from ..sample_grid import pick_snapshot
 
 RECORD_KEYS = ("prompt", "text", "seed", "temperature", "longest", "longest_text", "novel_8grams")
 
@@ -100,19 +101,11 @@ class StripPanel(Panel):
             self.strip_count = count
         if count == 0:
             return
-        if seek is not None:
-            index = int(
-                np.clip(np.searchsorted(steps[:count], seek, side="right") - 1, 0, count - 1)
-            )
-            self.strip_follow = index == count - 1
-        elif self.strip_follow:
-            index = count - 1
-        else:
-            index = int(np.clip(self.strip_index, 0, count - 1))
-            shown_index, shown_step = self._strip_shown
-            # Thinning of old records shifts indices: keep showing the same step.
-            if index == shown_index and shown_step >= 0 and int(steps[index]) != shown_step:
-                index = int(np.clip(np.searchsorted(steps[:count], shown_step), 0, count - 1))
+        index, follow = pick_snapshot(
+            steps[:count], seek, self.strip_follow, self.strip_index, self._strip_shown
+        )
+        if follow != self.strip_follow:
+            self.strip_follow = follow
         step = int(steps[index])
         if (index, step) != self._strip_shown:
             self.strip_record = strip_record(run.get_snapshot(index))
