@@ -667,8 +667,6 @@ class Run:
             self._time_offset = float(state.get("time", 0.0))
             self._settings.update(state.get("settings", {}))
             self.family.load_state_dict(state)
-            if isinstance(state.get("torch_rng"), torch.Tensor):  # dropout and the like
-                torch.set_rng_state(state["torch_rng"])
             if (
                 "batches" in state
                 and self._batches is not None
