@@ -174,7 +174,7 @@ def test_flusher_writes_at_most_ten_times_a_second(stub_run, monkeypatch):
             return sum(c["rows"] for c, _ in rec.of_type("curve_append"))
 
         # Every row arrives, batched (the first 3 were in the snapshot).
-        wait_until(lambda: rows_sent() == stub_run.step - 3, 2, "the last rows")
+        wait_until(lambda: rows_sent() == stub_run.step - 3, 20, "the last rows")
     finally:
         w.close()
 
