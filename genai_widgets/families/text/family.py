@@ -267,7 +267,7 @@ class TextFamily(Family):
         try:
             text = self._generate(
                 model,
-                self.strip_prompt,
+                self._prompt_ids(self.strip_prompt),
                 c.sample_tokens,
                 c.sample_temperature,
                 None,
@@ -313,7 +313,7 @@ class TextFamily(Family):
     def _generate(
         self,
         model: nn.Module,
-        prompt: str,
+        ids: list[int],
         max_new_tokens: int,
         temperature: float,
         top_k: int | None,
@@ -321,7 +321,7 @@ class TextFamily(Family):
         generator: torch.Generator | None,
         use_cache: bool = True,
     ) -> str:
-        ids = self._prompt_ids(prompt)
+        """The text of `max_new_tokens` tokens sampled after the prompt's token `ids`."""
         new = generate_ids(
             model,
             ids,
@@ -361,14 +361,14 @@ class TextFamily(Family):
             or max_new_tokens < 0
         ):
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-        self._prompt_ids(prompt)  # bad characters fail before a copy is taken
+        ids = self._prompt_ids(prompt)  # bad characters fail before a copy is taken
         generator = None
         if seed is not None:
             generator = torch.Generator(device=self.device)
             generator.manual_seed(int(seed))
         with run.inference_copy("model") as model:
             text = self._generate(
-                model, prompt, max_new_tokens, temperature, top_k, top_p, generator, use_cache
+                model, ids, max_new_tokens, temperature, top_k, top_p, generator, use_cache
             )
         if self.tokenizer.kind == "ids" and prompt and text:
             return f"{prompt} {text}"  # ids are separated by spaces

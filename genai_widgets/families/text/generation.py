@@ -5,7 +5,6 @@ other, and per-token surprisal of a text in bits with up to `block_size` tokens 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -144,10 +143,6 @@ def mean_loss(model: nn.Module, windows: Tensor, batch_size: int, device: torch.
         total += float(loss)
         count += chunk[:, 1:].numel()
     return total / max(1, count)
-
-
-def describe_tokens(tokenizer: Any, ids: list[int]) -> list[str]:
-    return [tokenizer.token_text(i) for i in ids]
 
 
 __all__ = [
