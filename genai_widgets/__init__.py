@@ -46,6 +46,7 @@ _LAZY = {
     **dict.fromkeys(
         ("Run", "RunConfig", "Family", "Capability", "CapabilityError", "Built"), ".engine"
     ),
+    **dict.fromkeys(("attach", "RemoteRun", "WorkerError"), ".engine"),
     **dict.fromkeys(("register_family", "NonFiniteLossError"), ".engine"),
     **dict.fromkeys(("get_model", "list_models", "register_model"), ".models"),
     **dict.fromkeys(_WIDGETS, ".widgets"),  # widgets import anywidget
@@ -79,6 +80,9 @@ __all__ = [
     "train_vae",
     "load_run",
     "build_run",
+    "attach",
+    "RemoteRun",
+    "WorkerError",
     "register_family",
     "Run",
     "RunConfig",

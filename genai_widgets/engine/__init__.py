@@ -9,7 +9,8 @@ from .._lazy import lazy_exports
 
 # Names load on first use (PEP 562): `engine.config` alone (the flags, `--help`) needs no torch.
 _EXPORTS = {
-    **dict.fromkeys(("build_run", "load_run"), "api"),
+    **dict.fromkeys(("attach", "build_run", "load_run"), "api"),
+    **dict.fromkeys(("RemoteRun", "WorkerError"), "remote"),
     "CheckpointError": "checkpoint",
     **dict.fromkeys(("RunConfig", "build_config", "validate_config"), "config"),
     **dict.fromkeys(("Evaluator", "ModelCopies"), "evaluators"),

@@ -16,6 +16,7 @@ import torch
 
 from .checkpoint import list_checkpoints, load_checkpoint
 from .config import RunConfig, build_config
+from .distributed import in_worker
 from .family import Family, NoWeights
 from .registry import family_for_config, get_family
 from .run import RUNS, Run, _default_name, resolve_device
@@ -53,6 +54,8 @@ def build_run(config: RunConfig) -> Run:
             f"build_run takes a RunConfig (GANConfig, ...), got {type(config).__name__}"
         )
     family_class = family_for_config(config)
+    if (config.nproc > 1 or config.nnodes > 1) and not in_worker():
+        return _build_job(config, family_class)
     device = resolve_device(config.device)
     built = family_class.build(config, device)
     _check_name_free(built.config)
@@ -65,6 +68,25 @@ def build_run(config: RunConfig) -> Run:
         device=device,
         run_dir=run_dir,
     )
+
+
+def _build_job(config: RunConfig, family_class: type[Family]) -> Any:
+    """A torchrun job's handle (`launch.prepare_job`); its `start()` launches the job."""
+    from .launch import prepare_job
+    from .remote import live_job
+
+    _check_name_free(config)
+    if config.run_dir:
+        run_dir = Path(config.run_dir).resolve()
+        live = live_job(run_dir)
+        if live:
+            raise RuntimeError(
+                f"{run_dir} is used by a live job ({live}); refusing to start a second "
+                f"writer: attach to it with gw.attach({str(run_dir)!r}) or choose another run_dir"
+            )
+        config = config.replace(run_dir=str(run_dir))
+    run_dir, config = _prepare_run_dir(config)
+    return prepare_job(config, family_class, run_dir.resolve())
 
 
 def start_run(config_class: type[RunConfig], arguments: dict[str, Any]) -> Run:
@@ -200,4 +222,11 @@ def _open_without_weights(
     )
 
 
-__all__ = ["build_run", "load_run", "start_run"]
+def attach(run_dir: str | os.PathLike, *, timeout: float = 30.0) -> Any:
+    """The handle on the torchrun job training in `run_dir` on this host (`remote.attach`)."""
+    from .remote import attach as _attach
+
+    return _attach(run_dir, timeout=timeout)
+
+
+__all__ = ["attach", "build_run", "load_run", "start_run"]

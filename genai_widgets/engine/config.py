@@ -58,6 +58,11 @@ class RunConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0: only on save/stop)
     checkpoint_every_seconds: float = 60.0  # seconds between checkpoints, if sooner (0: off)
     log_every: int = 1  # steps between metric rows written to the store
+    nproc: int = 1  # processes per node: above 1, a torchrun job (DDP) steered from here
+    nnodes: int = 1  # nodes of a torchrun job (c10d rendezvous; rdzv_endpoint needed above 1)
+    rdzv_endpoint: str | None = None  # host:port of the c10d rendezvous (None: --standalone)
+    rdzv_id: str | None = None  # id shared by a job's launchers on every node
+    max_restarts: int = 0  # times torchrun restarts a failed job (it resumes from a checkpoint)
 
     def replace(self, **changes: Any) -> Any:
         return dataclasses.replace(self, **changes)
@@ -116,10 +121,44 @@ class RunConfig:
         positive_int("checkpoint_every", c.checkpoint_every, minimum=0)
         finite_non_negative("checkpoint_every_seconds", c.checkpoint_every_seconds)
         positive_int("log_every", c.log_every)
+        check_launch(c)
         if c.name is not None and not isinstance(c.name, str):
             raise ValueError(f"name must be a string, got {type(c.name).__name__}")
         if c.run_dir is not None and not isinstance(c.run_dir, (str,)):
             raise ValueError(f"run_dir must be a path string, got {type(c.run_dir).__name__}")
+
+
+def check_launch(c: RunConfig) -> None:
+    """The torchrun fields: nproc >= 1, not above the GPU count on CUDA, 1 on MPS; a
+    multi-node job names its rendezvous."""
+    positive_int("nproc", c.nproc)
+    positive_int("nnodes", c.nnodes)
+    positive_int("max_restarts", c.max_restarts, minimum=0)
+    if c.nproc > 1 and c.device == "mps":
+        raise ValueError(
+            f"nproc={c.nproc} needs one device per process; Apple's MPS is one device "
+            "(and torch.distributed has no MPS backend): use nproc=1, or device='cpu'"
+        )
+    if c.nproc > 1 and c.device.startswith("cuda"):
+        import torch  # only here: a CUDA config asks for the GPU count
+
+        count = torch.cuda.device_count()
+        if c.nproc > count:
+            raise ValueError(
+                f"nproc={c.nproc} on device={c.device!r} needs {c.nproc} GPUs, and this "
+                f"machine has {count}; use nproc<={max(1, count)} or device='cpu'"
+            )
+    if c.rdzv_endpoint is not None and (
+        not isinstance(c.rdzv_endpoint, str) or not re.fullmatch(r"[^\s:]+:\d+", c.rdzv_endpoint)
+    ):
+        raise ValueError(f"rdzv_endpoint must be 'host:port', got {c.rdzv_endpoint!r}")
+    if c.nnodes > 1 and c.rdzv_endpoint is None:
+        raise ValueError(
+            f"nnodes={c.nnodes} needs rdzv_endpoint='host:port' (the c10d rendezvous every "
+            "node's launcher joins) and the same rdzv_id on every node"
+        )
+    if c.rdzv_id is not None and not re.fullmatch(r"[\w.-]+", str(c.rdzv_id)):
+        raise ValueError(f"rdzv_id must be letters, digits, '.', '_' or '-'; got {c.rdzv_id!r}")
 
 
 def settable_fields(cls: type[RunConfig]) -> tuple[str, ...]:
@@ -197,6 +236,7 @@ __all__ = [
     "ENGINE_SETTABLE",
     "MAX_STEP_DELAY",
     "build_config",
+    "check_launch",
     "finite_non_negative",
     "positive_float",
     "positive_int",

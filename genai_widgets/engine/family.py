@@ -241,6 +241,14 @@ class Family:
         """`n` samples of the family's own kind (`sample_kind`) from the current weights."""
         raise NotImplementedError(f"{type(self).__name__} does not implement sample()")
 
+    def rank_streams(self, rank: int, seed: int) -> None:
+        """Give rank `rank` (> 0) of a torchrun job random streams of its own, seeded by
+        `seed` (from the run's seed, the rank and the step it starts at): noise,
+        augmentation, dropout. Rank 0 keeps the run's, so a job is reproducible for a given
+        world size. Called once per rank after the ranks took rank 0's state. The default
+        reseeds torch's global generator; a family with its own generators reseeds those."""
+        torch.manual_seed(seed)
+
     def snapshot(self, run: Run) -> Tensor | dict[str, Any] | None:
         """What the run keeps of this step's samples (`sample_every`): the fixed sample grid
         as images N x C x H x W in [-1, 1] on any device; or a JSON-able dict, a record (a

@@ -195,6 +195,10 @@ class Run:
         self.step = 0
         self._last_checkpoint_step = -1
         self._last_checkpoint_time = time.monotonic()
+        # A rank of a torchrun job (`distributed.py`): its control channel, and whether this
+        # rank writes snapshots, checkpoints and health warnings (rank 0 only).
+        self._dist: Any = None
+        self._primary = True
 
         self._store = RunStore(run_dir)
         if checkpoint is not None or reopen:
@@ -646,6 +650,8 @@ class Run:
         since the last checkpoint, whichever comes first: a hard kill loses at most about
         that long of training at any speed. One clock read per step, no file I/O. The write
         blocks the trainer (about 0.06 s for the default DCGAN's 23 MB: 0.1% of a minute)."""
+        if not self._primary:
+            return False
         every = self.config.checkpoint_every
         if every and step % every == 0:
             return True
@@ -749,7 +755,9 @@ class Run:
         family, batches, device = self.family, self._batches, self.device
         # With deferred metrics (CUDA) a finiteness check would sync every step; the sink
         # checks each chunk when it lands instead.
-        check_finite = not self._sink.deferred
+        # In a job, rank 0 checks the metrics averaged over the ranks (`distributed.Control`):
+        # a rank that skipped an update alone would leave the others in a collective.
+        check_finite = not self._sink.deferred and self._dist is None
 
         def next_real() -> torch.Tensor:
             return next(batches).to(device, non_blocking=True)
@@ -762,7 +770,10 @@ class Run:
                         # Idle while paused: free this thread's pool and stop the governor.
                         training_thread_idle()
                         while self._paused and not self._stop_requested and not self._single_steps:
-                            self._cond.wait()
+                            if self._dist is None:
+                                self._cond.wait()
+                            else:  # the ranks meet while they wait
+                                self._dist.paused_wait(self)
                         prepare_training_thread()
                     if self._stop_requested:
                         break
@@ -785,11 +796,13 @@ class Run:
                         continue
                     self.step += 1
                 step = self.step
+                if self._dist is not None:  # averaged over the ranks; commands applied
+                    values = self._dist.after_step(self, values)
                 self._sink.add(step, self._elapsed(), values, self._settings.get("lr", math.nan))
                 self._rate_window.append((time.perf_counter(), step))
                 if self._snapshot_due(step, settings["sample_every"]):
                     self._take_snapshot()
-                if step % HEALTH_EVERY == 0:
+                if step % HEALTH_EVERY == 0 and self._primary:
                     self._check_health(step)
                 if self._checkpoint_due(step):
                     with self._step_lock:
@@ -813,10 +826,10 @@ class Run:
             return
         # Finished or stopped: nothing is lost -- last snapshot, metrics and a checkpoint.
         try:
-            if not self._snapshots or self._snapshots[-1][0] != self.step:
+            if self._primary and (not self._snapshots or self._snapshots[-1][0] != self.step):
                 self._take_snapshot()
             with self._step_lock:
-                if self._last_checkpoint_step != self.step:
+                if self._primary and self._last_checkpoint_step != self.step:
                     self._write_checkpoint()
                 else:
                     self._sink.drain(wait=True)
@@ -876,6 +889,8 @@ class Run:
     def _snapshot_due(self, step: int, sample_every: int | None) -> bool:
         """Whether the fixed-noise grid is due after `step`: on the first step, then every
         `sample_every` steps; with None ("auto") by steps and time (AUTO_SAMPLE_*)."""
+        if not self._primary:
+            return False
         if step == 1:
             return True
         if sample_every is not None:

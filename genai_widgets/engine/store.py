@@ -32,7 +32,13 @@ CREATE TABLE IF NOT EXISTS events (
     time REAL NOT NULL, step INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS control (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, command TEXT NOT NULL,
+    args TEXT NOT NULL, applied_step INTEGER, applied_time REAL
+);
 """
+#: What the control table takes (`write_command`); the worker applies them at a step boundary.
+COMMANDS = ("pause", "resume", "stop", "set", "step", "publish")
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -107,6 +113,10 @@ class RunStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         self._put(("meta", (key, json.dumps(value, default=str))))
+
+    def ack_command(self, command_id: int, step: int) -> None:
+        """Record that control command `command_id` was applied after step `step`."""
+        self._put(("ack", (int(step), time.time(), int(command_id))))
 
     def truncate_after(self, step: int) -> None:
         """Drop rows past `step` (a resumed run rewinds to its checkpoint)."""
@@ -204,6 +214,11 @@ class RunStore:
     def _write_meta(self, payload: Any) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", payload)
 
+    def _write_ack(self, payload: Any) -> None:
+        self._conn.execute(
+            "UPDATE control SET applied_step = ?, applied_time = ? WHERE id = ?", payload
+        )
+
     def _write_truncate(self, step: int) -> None:
         self._conn.execute("DELETE FROM metrics WHERE step > ?", (step,))
         self._conn.execute("DELETE FROM evaluations WHERE step > ?", (step,))
@@ -285,3 +300,78 @@ class RunReader:
 
     def meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    # -- tailing a live run (another process writes) -------------------------------------------
+    def rows_after(self, rowid: int, table: str = "metrics") -> tuple[int, dict[str, np.ndarray]]:
+        """Rows of `table` ("metrics", "evaluations") added after `rowid`, and the new cursor."""
+        if table not in ("metrics", "evaluations"):
+            raise ValueError(f"table must be 'metrics' or 'evaluations', got {table!r}")
+        cur = self._conn.execute(
+            f"SELECT rowid, * FROM {table} WHERE rowid > ? ORDER BY rowid", (rowid,)
+        )
+        names = [d[0] for d in cur.description][1:]
+        rows = cur.fetchall()
+        if not rows:
+            return rowid, {}
+        data = np.array([r[1:] for r in rows], dtype=np.float64)
+        return int(rows[-1][0]), {n: data[:, i] for i, n in enumerate(names)}
+
+    def events_after(self, rowid: int) -> tuple[int, list[dict[str, Any]]]:
+        """Events added after `rowid`, oldest first, and the new cursor."""
+        rows = self._conn.execute(
+            "SELECT rowid, time, step, kind, data FROM events WHERE rowid > ? ORDER BY rowid",
+            (rowid,),
+        ).fetchall()
+        if not rows:
+            return rowid, []
+        out = [{"time": t, "step": s, "kind": k, "data": json.loads(d)} for _, t, s, k, d in rows]
+        return int(rows[-1][0]), out
+
+    def snapshot_steps(self) -> list[int]:
+        return [r[0] for r in self._conn.execute("SELECT step FROM snapshots ORDER BY step")]
+
+    def snapshot(self, step: int) -> tuple[int, bytes, tuple[int, int, int, int], int, int] | None:
+        row = self._conn.execute(
+            "SELECT step, png, n, height, width, channels, nrow, padding FROM snapshots "
+            "WHERE step = ?",
+            (step,),
+        ).fetchone()
+        if row is None:
+            return None
+        return row[0], bytes(row[1]), (row[2], row[3], row[4], row[5]), row[6], row[7]
+
+    def commands_after(self, command_id: int) -> list[dict[str, Any]]:
+        """Control commands written after `command_id`, oldest first."""
+        try:
+            rows = self._conn.execute(
+                "SELECT id, time, command, args, applied_step FROM control WHERE id > ? "
+                "ORDER BY id",
+                (command_id,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # a store from before the control table
+            return []
+        return [
+            {"id": i, "time": t, "command": c, "args": json.loads(a), "applied_step": s}
+            for i, t, c, a, s in rows
+        ]
+
+
+def write_command(run_dir: str | Path, command: str, args: dict[str, Any] | None = None) -> int:
+    """Append a control command for the job training in `run_dir` (committed at once);
+    returns its id. The worker's rank 0 reads it at the next step boundary and acknowledges
+    it with the step (`RunReader.commands_after`)."""
+    if command not in COMMANDS:
+        raise ValueError(f"unknown control command {command!r}; one of {', '.join(COMMANDS)}")
+    path = Path(run_dir) / DB_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"no run database at {path}")
+    conn = _connect(path)
+    try:
+        with conn:
+            cur = conn.execute(
+                "INSERT INTO control (time, command, args) VALUES (?, ?, ?)",
+                (time.time(), command, json.dumps(args or {}, default=str)),
+            )
+        return int(cur.lastrowid or 0)
+    finally:
+        conn.close()

@@ -138,6 +138,10 @@ class GANFamily(LatentFamily):
             **self.latent_state(),
         }
 
+    def rank_streams(self, rank: int, seed: int) -> None:
+        """A rank's own noise (z, augmentation, the penalty's mixing) in a torchrun job."""
+        self.parts.noise.manual_seed(seed)
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
         self.parts.discriminator.inner.load_state_dict(state["discriminator"])

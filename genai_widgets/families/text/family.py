@@ -139,6 +139,10 @@ class TextFamily(Family):
             state["cuda"] = torch.Generator(device=self.device).manual_seed(seed).get_state()
         return state
 
+    def rank_streams(self, rank: int, seed: int) -> None:
+        """A rank's own dropout draws in a torchrun job."""
+        self._rng = self._seeded_rng(seed + DROPOUT_SEED_OFFSET)
+
     @contextlib.contextmanager
     def _own_rng(self) -> Iterator[None]:
         """Run the block on the step's random state; torch's global generators are put back

@@ -174,6 +174,10 @@ class VAEFamily(EncodingMethods, LatentFamily):
             **self.latent_state(),
         }
 
+    def rank_streams(self, rank: int, seed: int) -> None:
+        """A rank's own noise (z, augmentation, the penalty's mixing) in a torchrun job."""
+        self.parts.noise.manual_seed(seed)
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.encoder.load_state_dict(state["encoder"])
         self.decoder.load_state_dict(state["decoder"])

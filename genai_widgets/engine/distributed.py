@@ -1,0 +1,404 @@
+"""Training past one process: the worker every rank of a `torchrun` job runs, and its
+control channel.
+
+`python -m torch.distributed.run ... -m genai_widgets.engine.distributed RUN_DIR` (what
+`launch.py` starts for `nproc=N`) runs `worker_main` on each rank:
+
+- Every rank builds the same `Run` (same seed: the same initial weights), then takes rank 0's
+  full training state (weights, optimizers, RNG, data position), so a job that resumes from a
+  checkpoint, with any world size, starts every rank from the same point.
+- Data parallel: every rank draws the same global batch and trains on its own slice of it
+  (`RankBatches`); gradients are averaged over the ranks by one all-reduce per optimizer step
+  (a step pre-hook on every optimizer: `average_gradients`), which is DDP's arithmetic for any
+  family and any number of optimizers (a GAN's G and D apart), after gradient penalties'
+  double backward, and with no batch-norm buffer broadcast to trip over (pytorch#22095).
+- Rank 0 alone writes the run's store: metrics averaged over the ranks, snapshots,
+  checkpoints, events, and a heartbeat (step, time, world size, status) about once a second.
+  Other ranks keep a throw-away store of their own.
+- Control: the notebook writes commands into the store's control table. After each step rank
+  0 reads the new ones and broadcasts them, so every rank applies them at the same step
+  boundary; rank 0 acknowledges each with that step. While paused the ranks meet every
+  `POLL_SECONDS` over the same broadcast, so none sits in a collective into its timeout.
+
+Nothing here knows a family: the family's own `rank_streams` gives each rank its random
+streams (noise, augmentation, dropout)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from .config import RunConfig
+from .store import DB_NAME, RunReader
+
+LAUNCH_FILE = "launch.pkl"  # the config (with the user's objects), pickled by value
+WEIGHTS_FILE = "weights.pt"  # the latest weights rank 0 published for the notebook
+FAILURES_DIR = "failures"  # rank<r>.json: a worker's exception and traceback
+LOCK_FILE = "writer.lock"  # held by rank 0 while it writes the store
+HEARTBEAT_SECONDS = 1.0
+POLL_SECONDS = 0.2  # how often paused ranks meet to read the control channel
+RANK_SEED_STRIDE = 7919  # rank r > 0 draws from seed + r * stride (+ the step it starts at)
+
+
+def in_worker() -> bool:
+    """Whether this process is a rank of a torchrun job (torchrun sets these)."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or (
+        "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
+    )
+
+
+class RankBatches:
+    """The rank's slice of every global batch: rows `rank * b` to `(rank + 1) * b` of each
+    batch the shared data stream yields (`b` = batch / world). Checkpointed like the stream."""
+
+    def __init__(self, batches: Any, rank: int, world: int):
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def __iter__(self) -> RankBatches:
+        return self
+
+    def __next__(self) -> Any:
+        batch = next(self.batches)
+        b = len(batch) // self.world
+        return batch[self.rank * b : (self.rank + 1) * b]
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.batches.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.batches.load_state_dict(state)
+
+
+def average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:
+    """Optimizer step pre-hook: replace every gradient the optimizer is about to apply by its
+    mean over the ranks, with one all-reduce per (device, dtype) bucket."""
+    world = dist.get_world_size()
+    buckets: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                buckets.setdefault((p.grad.device, p.grad.dtype), []).append(p.grad)
+    for grads in buckets.values():
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        offset = 0
+        for g in grads:
+            n = g.numel()
+            g.copy_(flat[offset : offset + n].view_as(g))
+            offset += n
+
+
+class Control:
+    """A rank's side of the control channel, attached to its `Run` (`run._dist`); the Run's
+    trainer calls `after_step` after each step and `paused_wait` while paused."""
+
+    poll_seconds = POLL_SECONDS
+
+    def __init__(self, run_dir: Path, rank: int, world: int, group: Any, workers: list[dict]):
+        self.run_dir, self.rank, self.world, self.group = run_dir, rank, world, group
+        self.workers = workers
+        self._reader = RunReader(run_dir) if rank == 0 else None
+        self._cursor = self._first_unapplied() if rank == 0 else 0
+        self._paused_sent = False
+        self._last_beat = 0.0
+        self._flag = torch.zeros(1, dtype=torch.int64)
+
+    def _first_unapplied(self) -> int:
+        """Commands already applied (by an earlier attempt of this job) are skipped."""
+        assert self._reader is not None
+        applied = [c["id"] for c in self._reader.commands_after(0) if c["applied_step"] is not None]
+        return max(applied, default=0)
+
+    # -- called by the Run's trainer ----------------------------------------------------------
+    def after_step(self, run: Any, values: torch.Tensor) -> torch.Tensor:
+        """The step's metrics averaged over the ranks; then the control channel."""
+        if self.world > 1:
+            values = values.detach().float().clone()
+            dist.all_reduce(values)
+            values /= self.world
+        if self.rank == 0 and values.device.type == "cpu":
+            # Metrics the family does not leave NaN on purpose must be finite; rank 0 pauses,
+            # and the pause goes to every rank through the channel below.
+            checked = run._sink._checked
+            bad = [
+                (name, v)
+                for name, v, c in zip(run._metric_names, values.tolist(), checked, strict=True)
+                if c and not math.isfinite(v)
+            ]
+            if bad:
+                run._non_finite(run.step, bad[0][0], bad[0][1])
+        self.poll(run)
+        return values
+
+    def paused_wait(self, run: Any) -> None:
+        """One turn of waiting while paused (the Run holds its condition): wait a little, then
+        read the channel together with the other ranks."""
+        run._cond.wait(self.poll_seconds)
+        self.poll(run)
+
+    # -- the channel ----------------------------------------------------------------------------
+    def poll(self, run: Any) -> None:
+        commands: list[dict[str, Any]] = []
+        if self.rank == 0:
+            assert self._reader is not None
+            commands = [
+                c for c in self._reader.commands_after(self._cursor) if c["applied_step"] is None
+            ]
+            if commands:
+                self._cursor = commands[-1]["id"]
+            if run._paused and not self._paused_sent:  # rank 0 paused itself (a NaN loss)
+                commands.insert(0, {"id": None, "command": "pause", "args": {}})
+        if self.world > 1:
+            self._flag[0] = len(commands)
+            dist.broadcast(self._flag, 0, group=self.group)
+            if int(self._flag[0]):
+                box = [commands]
+                dist.broadcast_object_list(box, 0, group=self.group)
+                commands = box[0]
+        for command in commands:
+            error = self._apply(run, command)
+            if self.rank == 0 and command["id"] is not None:
+                run._store.ack_command(command["id"], run.step)
+                if error:
+                    run._emit("CommandRejected", {"id": command["id"], "error": error})
+        self._paused_sent = run._paused
+        if self.rank == 0:
+            now = time.time()
+            if now - self._last_beat >= HEARTBEAT_SECONDS:
+                self.beat(run)
+
+    def beat(self, run: Any, status: str | None = None) -> None:
+        self._last_beat = time.time()
+        run._store.set_meta(
+            "heartbeat",
+            {
+                "step": run.step,
+                "time": self._last_beat,
+                "world_size": self.world,
+                "status": status or run.status,
+                "steps_per_second": run.steps_per_second,
+            },
+        )
+
+    def _apply(self, run: Any, command: dict[str, Any]) -> str | None:
+        kind, args = command["command"], command.get("args") or {}
+        try:
+            if kind == "pause":
+                run.pause()
+            elif kind == "resume":
+                if run._paused:
+                    run.resume()
+            elif kind == "stop":
+                run.stop()
+            elif kind == "set":
+                run.set(**args)
+            elif kind == "step":
+                with run._cond:
+                    run._single_steps += 1
+                    run._cond.notify_all()
+            elif kind == "publish" and self.rank == 0:
+                publish_weights(run)
+        except Exception as exc:  # a bad command must not end the job
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+
+def publish_weights(run: Any) -> Path:
+    """Write the weights the notebook samples from (`Family.inference_modules`), atomically."""
+    path = Path(run.run_dir) / WEIGHTS_FILE
+    state = {
+        "step": run.step,
+        "modules": {
+            role: {k: v.detach().cpu() for k, v in module.state_dict().items()}
+            for role, module in run.family.inference_modules().items()
+        },
+    }
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-weights-", suffix=".pt", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ---------------------------------------------------------------------------------- the worker
+def _lock_writer(run_dir: Path) -> Any:
+    """Rank 0 holds an exclusive lock on the run directory while it writes the store: a second
+    job on the same directory stops here with one line."""
+    handle = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 (held for the process's life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RuntimeError(
+            f"{run_dir} is being written by another live job; attach to it with "
+            f"gw.attach({str(run_dir)!r}) or choose another run_dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _own_objects(config: RunConfig) -> dict[str, Any]:
+    """The model / data objects of the config (not names), for `load_run`."""
+    out = {}
+    for key in ("model", "data"):
+        value = getattr(config, key)
+        if value is not None and not isinstance(value, str):
+            out[key] = value
+    return out
+
+
+def _open_rank_run(config: RunConfig, rank: int, run_dir: Path) -> Any:
+    from .api import build_run, load_run
+    from .checkpoint import list_checkpoints
+
+    if rank == 0:
+        if list_checkpoints(run_dir):
+            return load_run(run_dir, device=config.device, **_own_objects(config))
+        # A first attempt that ended before its first checkpoint: start over.
+        for name in ("config.json", DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"):
+            (run_dir / name).unlink(missing_ok=True)
+        return build_run(config)
+    scratch = tempfile.mkdtemp(prefix=f"genai-widgets-rank{rank}-")
+    return build_run(config.replace(run_dir=scratch))
+
+
+def _record_failure(run_dir: Path, rank: int, exc: BaseException | None, text: str | None) -> None:
+    folder = run_dir / FAILURES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "rank": rank,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "time": time.time(),
+        "error": f"{type(exc).__name__}: {exc}" if exc is not None else None,
+        "traceback": text,
+        "attempt": os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"),
+    }
+    tmp = folder / f".rank{rank}.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2))
+    os.replace(tmp, folder / f"rank{rank}.json")
+
+
+def worker_main(config: RunConfig) -> int:
+    """One rank of a job training `config` (its `run_dir` is the job's). Returns the exit
+    code: 0 when the run finished or was stopped, 1 when it failed."""
+    from .evaluators import EvaluationRunner
+
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    run_dir = Path(config.run_dir or ".").resolve()
+    config = config.replace(run_dir=str(run_dir))
+    cuda = config.device.startswith("cuda") or (
+        config.device == "auto" and torch.cuda.is_available()
+    )
+    if cuda:
+        torch.cuda.set_device(local_rank)
+        config = config.replace(device=f"cuda:{local_rank}")
+    elif config.device == "auto":
+        config = config.replace(device="cpu")
+    dist.init_process_group("nccl" if cuda else "gloo")
+    # Control on the CPU (gloo) whatever the device: reading a flag never syncs a GPU.
+    group = dist.new_group(backend="gloo") if cuda else None
+    lock = _lock_writer(run_dir) if rank == 0 else None
+    run = None
+    try:
+        run = _open_rank_run(config, rank, run_dir)
+        if rank != 0:
+            run._primary = False  # no snapshots, checkpoints, health or evaluations
+            run._evaluations = EvaluationRunner(run)
+            run._sink._checked[:] = False  # rank 0 decides on non-finite metrics
+        if run._batches is not None:
+            run._batches = RankBatches(run._batches, rank, world)
+        workers: list[Any] = [None] * world
+        me = {"rank": rank, "pid": os.getpid(), "host": socket.gethostname()}
+        dist.all_gather_object(workers, me)
+        box = [run._checkpoint_state() if rank == 0 else None]
+        dist.broadcast_object_list(box, 0)
+        if rank != 0:
+            run._restore(box[0])
+        del box
+        if rank != 0:
+            run.family.rank_streams(rank, config.seed + RANK_SEED_STRIDE * rank + run.step)
+        if world > 1:
+            register_optimizer_step_pre_hook(average_gradients)
+        control = Control(run_dir, rank, world, group, workers)
+        run._dist = control
+        if rank == 0:
+            run._store.set_meta(
+                "workers",
+                {
+                    "world_size": world,
+                    "ranks": workers,
+                    "launcher_pid": os.getppid(),
+                    "attempt": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")),
+                    "started": time.time(),
+                },
+            )
+            control.beat(run, "running")
+        run.start()
+        status = run.wait()
+        if rank == 0:
+            control.beat(run, status)
+            run._store.flush()
+        if status == "failed":
+            _record_failure(run_dir, rank, run.error, run.traceback_text)
+            return 1
+        return 0
+    except BaseException as exc:
+        _record_failure(run_dir, rank, exc, "".join(traceback.format_exception(exc)))
+        raise
+    finally:
+        if run is not None and run._dist is not None:
+            run._dist.close()
+        with contextlib.suppress(Exception):
+            dist.destroy_process_group()
+        if run is not None and rank != 0:
+            with contextlib.suppress(Exception):
+                run._store.close()
+            shutil.rmtree(run.run_dir, ignore_errors=True)
+        if lock is not None:
+            lock.close()
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(f"usage: {sys.executable} -m {__spec__.name} RUN_DIR", file=sys.stderr)
+        return 2
+    import cloudpickle
+
+    run_dir = Path(argv[0]).resolve()
+    with open(run_dir / LAUNCH_FILE, "rb") as f:
+        config = cloudpickle.load(f)
+    return worker_main(config.replace(run_dir=str(run_dir)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
