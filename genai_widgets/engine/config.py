@@ -152,11 +152,6 @@ def check_launch(c: RunConfig) -> None:
         not isinstance(c.rdzv_endpoint, str) or not re.fullmatch(r"[^\s:]+:\d+", c.rdzv_endpoint)
     ):
         raise ValueError(f"rdzv_endpoint must be 'host:port', got {c.rdzv_endpoint!r}")
-    if c.nnodes > 1 and c.rdzv_endpoint is None:
-        raise ValueError(
-            f"nnodes={c.nnodes} needs rdzv_endpoint='host:port' (the c10d rendezvous every "
-            "node's launcher joins) and the same rdzv_id on every node"
-        )
     if c.rdzv_id is not None and not re.fullmatch(r"[\w.-]+", str(c.rdzv_id)):
         raise ValueError(f"rdzv_id must be letters, digits, '.', '_' or '-'; got {c.rdzv_id!r}")
 

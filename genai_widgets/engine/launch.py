@@ -79,6 +79,11 @@ def node_command(config: RunConfig, run_dir: Path) -> str:
 
 
 def check_world(config: RunConfig) -> None:
+    if config.nnodes > 1 and config.rdzv_endpoint is None:
+        raise ValueError(
+            f"nnodes={config.nnodes} needs rdzv_endpoint='host:port' (the c10d rendezvous "
+            "every node's launcher joins) and the same rdzv_id on every node"
+        )
     world = config.nproc * config.nnodes
     if config.batch_size % world:
         lower = max(world, config.batch_size - config.batch_size % world)

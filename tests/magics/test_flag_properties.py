@@ -122,6 +122,11 @@ _VALUES = {
 # Fields whose text has a grammar of its own.
 _FIELD_VALUES = {
     "augment": st.sampled_from(["none", "translation", "translation,cutout", "color,cutout"]),
+    # torchrun's: a multi-node job names its rendezvous (a single-node one may too).
+    "nproc": st.just(1),
+    "nnodes": st.just(1),
+    "rdzv_endpoint": st.sampled_from(["127.0.0.1:29500", "node0:1234"]),
+    "rdzv_id": st.sampled_from(["job-1", "x.y_z"]),
 }
 
 

@@ -51,6 +51,11 @@ SAMPLES = {
     "checkpoint_every": ("0", 0),
     "checkpoint_every_seconds": ("2.5", 2.5),
     "log_every": ("2", 2),
+    "nproc": ("2", 2),
+    "nnodes": ("2", 2),
+    "rdzv_endpoint": ("127.0.0.1:29500", "127.0.0.1:29500"),
+    "rdzv_id": ("job-1", "job-1"),
+    "max_restarts": ("1", 1),
     "step_delay": ("0.25", 0.25),
 }
 FIELDS = [f.name for f in dataclasses.fields(GANConfig)]
