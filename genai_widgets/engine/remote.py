@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import RunConfig, build_config, settable_fields, validate_config
+from .config import RunConfig, build_config, validate_config
 from .distributed import FAILURES_DIR, LAUNCH_FILE, LOCK_FILE, WEIGHTS_FILE
 from .family import Family, NoWeights
 from .run import LIFECYCLE_EVENTS, MAX_SNAPSHOTS, Event, Run
@@ -395,13 +395,7 @@ class RemoteRun(Run):
     def set(self, **changes: Any) -> None:
         """Change hyper-parameters on every rank at the next step boundary; bad values raise
         ValueError here and nothing is sent."""
-        settable = settable_fields(type(self.config))
-        unknown = sorted(set(changes) - set(settable))
-        if unknown:
-            raise ValueError(
-                f"cannot set {', '.join(map(repr, unknown))} on a running "
-                f"{self.family.name.upper()}; settable: {', '.join(settable)}"
-            )
+        self._check_settable(changes)
         proposed = self.config.replace(**{**self._settings, **changes})
         validate_config(proposed, resolved=True)
         self._send("set", changes)

@@ -492,13 +492,7 @@ class Run:
         motion: seconds to wait after each step); a VAE lr, beta, beta_warmup, max_steps,
         sample_every, beta1, beta2. `sample_every=None` goes back to the automatic interval
         (AUTO_SAMPLE_*). Bad values raise ValueError and the run keeps its old values."""
-        settable = settable_fields(type(self.config))
-        unknown = sorted(set(changes) - set(settable))
-        if unknown:
-            raise ValueError(
-                f"cannot set {', '.join(map(repr, unknown))} on a running "
-                f"{self.family.name.upper()}; settable: {', '.join(settable)}"
-            )
+        self._check_settable(changes)
         with self._cond:
             proposed = self.config.replace(**{**self._settings, **self._pending, **changes})
         # Resolved: "auto" (None) is for building a run only, not for changing one.
@@ -509,6 +503,16 @@ class Run:
                 self._apply_pending()
             self._cond.notify_all()  # a trainer waiting out a slow-motion delay rereads it
             self._emit("HyperparametersChanged", {k: changes[k] for k in changes})
+
+    def _check_settable(self, changes: dict[str, Any]) -> None:
+        """ValueError naming the keys `set` does not take, and the ones it does."""
+        settable = settable_fields(type(self.config))
+        unknown = sorted(set(changes) - set(settable))
+        if unknown:
+            raise ValueError(
+                f"cannot set {', '.join(map(repr, unknown))} on a running "
+                f"{self.family.name.upper()}; settable: {', '.join(settable)}"
+            )
 
     # ------------------------------------------------------------------ generation
     def _inference_copy(self, role: str) -> nn.Module:
