@@ -244,6 +244,22 @@ def publish_weights(run: Any) -> Path:
     return path
 
 
+def sync_batch_norm(family: Any) -> int:
+    """Turn the batch-norm layers of `family.sync_batch_norm_modules()` into SyncBatchNorm in
+    place (CUDA jobs): the same Parameter and buffer objects, so optimizers, checkpoints and
+    the family's references stay valid. Returns how many layers were converted."""
+    converted = 0
+    for module in family.sync_batch_norm_modules().values():
+        for parent in list(module.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(
+                    child, torch.nn.SyncBatchNorm
+                ):
+                    setattr(parent, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
+                    converted += 1
+    return converted
+
+
 # ---------------------------------------------------------------------------------- the worker
 def _lock_writer(run_dir: Path) -> Any:
     """Rank 0 holds an exclusive lock on the run directory while it writes the store: a second
@@ -349,6 +365,8 @@ def worker_main(config: RunConfig) -> int:
             run.family.rank_streams(rank, config.seed + RANK_SEED_STRIDE * rank + run.step)
         if world > 1:
             register_optimizer_step_pre_hook(average_gradients)
+            if cuda:
+                sync_batch_norm(run.family)
         control = Control(run_dir, rank, world, group, workers)
         run._dist = control
         if rank == 0:

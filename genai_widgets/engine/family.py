@@ -241,6 +241,14 @@ class Family:
         """`n` samples of the family's own kind (`sample_kind`) from the current weights."""
         raise NotImplementedError(f"{type(self).__name__} does not implement sample()")
 
+    def sync_batch_norm_modules(self) -> dict[str, nn.Module]:
+        """The modules whose batch-norm layers a CUDA torchrun job synchronises over the ranks
+        (`torch.nn.SyncBatchNorm`: statistics of the global batch, as one process would see
+        it). Every module by default. Leave out a module that is differentiated twice (a
+        gradient penalty): SyncBatchNorm has no double backward (pytorch#61222); its batch
+        norm then keeps per-rank statistics, as DDP's `broadcast_buffers=False` does."""
+        return self.modules()
+
     def rank_streams(self, rank: int, seed: int) -> None:
         """Give rank `rank` (> 0) of a torchrun job random streams of its own, seeded by
         `seed` (from the run's seed, the rank and the step it starts at): noise,

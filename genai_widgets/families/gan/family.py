@@ -158,6 +158,11 @@ class GANFamily(LatentFamily):
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator}
 
+    def sync_batch_norm_modules(self) -> dict[str, nn.Module]:
+        # D is differentiated twice by R1 and WGAN-GP (r1 can be set on mid-run), which
+        # SyncBatchNorm cannot do: D's batch norm keeps per-rank statistics under a job.
+        return {"generator": self.generator}
+
     def inference_modules(self) -> dict[str, nn.Module]:
         if self.ema is None:
             return self.modules()
