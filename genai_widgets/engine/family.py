@@ -253,7 +253,8 @@ class Family:
         """Give rank `rank` (> 0) of a torchrun job random streams of its own, seeded by
         `seed` (from the run's seed, the rank and the step it starts at): noise,
         augmentation, dropout. Rank 0 keeps the run's, so a job is reproducible for a given
-        world size. Called once per rank after the ranks took rank 0's state. The default
+        world size. Called once per rank after the ranks took rank 0's state; a family may
+        also drop there what only rank 0 uses (a weight average it samples from). The default
         reseeds torch's global generator; a family with its own generators reseeds those."""
         torch.manual_seed(seed)
 

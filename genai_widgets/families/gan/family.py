@@ -139,8 +139,11 @@ class GANFamily(LatentFamily):
         }
 
     def rank_streams(self, rank: int, seed: int) -> None:
-        """A rank's own noise (z, augmentation, the penalty's mixing) in a torchrun job."""
+        """A rank's own noise (z, augmentation, the penalty's mixing) in a torchrun job. The
+        generator average lives on rank 0 alone (it samples and saves it): other ranks drop
+        theirs rather than update a copy nobody reads."""
         self.parts.noise.manual_seed(seed)
+        self.ema = None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
