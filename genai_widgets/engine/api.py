@@ -105,6 +105,8 @@ def load_run(
     data: Any = None,
     device: str | None = None,
     checkpoint: str | os.PathLike | None = None,
+    nproc: int | None = None,
+    **job: Any,
 ) -> Run:
     """Open a run directory at its latest checkpoint. The run's status is how it ended
     ("finished", "failed", or "stopped": stopped, or its process was killed); `resume()`
@@ -119,7 +121,32 @@ def load_run(
     A run whose process wrote no checkpoint before it ended, or one on your own modules
     opened without them, opens as a read-only view (`run.has_weights` is False): history,
     evaluations, snapshots, events and the dashboard work; `resume()`, `sample()` and the
-    like raise a RuntimeError saying why there are no weights. No module is built."""
+    like raise a RuntimeError saying why there are no weights. No module is built.
+
+    `nproc=N` (with `nnodes`, `rdzv_endpoint`, `rdzv_id`, `max_restarts` for more nodes)
+    continues the run as a torchrun job of that size, whatever size trained it so far (one
+    process too): a `RemoteRun`, whose `resume()` or `start()` launches it from the last
+    checkpoint (`set(max_steps=...)` first to train further). Without `nproc` a run a job
+    trained opens here, in this process."""
+    unknown = sorted(set(job) - set(JOB_FIELDS))
+    if unknown:
+        raise TypeError(
+            f"load_run() got unexpected keyword arguments {unknown}; the torchrun ones are "
+            f"nproc, {', '.join(JOB_FIELDS)}"
+        )
+    if nproc is not None or job:
+        if checkpoint is not None:
+            raise ValueError("a job resumes from the run's last checkpoint; leave checkpoint=")
+        from .launch import prepare_resume
+
+        local = load_run(path, model=model, data=data, device="cpu")
+        if not local.has_weights:
+            local._store.close()
+            raise ValueError(f"{path} cannot be continued by a job: {local.family.reason}")
+        # The workers' device: the one asked for, else the run's own (opened here on the CPU).
+        saved_device = json.loads((Path(path) / "config.json").read_text()).get("device")
+        job = {"nproc": nproc or 1, **job, "device": device or saved_device or "auto"}
+        return prepare_resume(local, job)
     run_dir = Path(path)
     config_file = run_dir / "config.json"
     if not config_file.exists():
@@ -177,6 +204,9 @@ def load_run(
         run_dir=run_dir,
         checkpoint=state,
     )
+
+
+JOB_FIELDS = ("nnodes", "rdzv_endpoint", "rdzv_id", "max_restarts")  # with nproc: load_run
 
 
 def _open_without_weights(

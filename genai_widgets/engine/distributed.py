@@ -381,6 +381,9 @@ def worker_main(config: RunConfig) -> int:
                 },
             )
             control.beat(run, "running")
+        # Commands sent before the launch (`set(max_steps=...)` on a job resumed from a
+        # checkpoint) apply before the first step, on every rank.
+        control.poll(run)
         run.start()
         status = run.wait()
         if rank == 0:

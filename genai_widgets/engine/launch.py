@@ -128,6 +128,33 @@ def prepare_job(config: RunConfig, family_class: Any, run_dir: Path) -> Any:
     return RemoteRun(resolved, built.family, run_dir, command=torchrun_command(resolved, run_dir))
 
 
+def prepare_resume(local: Any, job: dict[str, Any]) -> Any:
+    """A saved run continued by a torchrun job of another world size (`gw.load_run(path,
+    nproc=N)`): `local` is the run as `load_run` opened it here (its family, weights and
+    config); `job` the torchrun fields (nproc, nnodes, rdzv_endpoint, rdzv_id,
+    max_restarts). Returns the unstarted handle; rank 0 resumes from the last checkpoint."""
+    from .config import check_launch
+    from .remote import RemoteRun, live_job
+
+    run_dir = Path(local.run_dir).resolve()
+    live = live_job(run_dir)
+    if live:
+        raise RuntimeError(
+            f"{run_dir} is used by a live job ({live}); attach to it with "
+            f"gw.attach({str(run_dir)!r}) instead"
+        )
+    config = local.config.replace(run_dir=str(run_dir), **job)
+    check_launch(config)
+    check_world(config)
+    payload = ship(config)
+    local._store.close()  # the job's rank 0 writes the store from here on
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-launch-", dir=run_dir)
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload)
+    os.replace(tmp, run_dir / LAUNCH_FILE)
+    return RemoteRun(config, local.family, run_dir, command=torchrun_command(config, run_dir))
+
+
 def start_launcher(command: list[str], run_dir: Path, env: dict[str, str] | None = None) -> Any:
     """Start the torchrun launcher in a session of its own (a kernel restart leaves the job
     running), its output in the run directory's launcher.log."""
@@ -159,6 +186,7 @@ __all__ = [
     "check_world",
     "node_command",
     "prepare_job",
+    "prepare_resume",
     "ship",
     "start_launcher",
     "torchrun_command",
