@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,14 @@ def _build_job(config: RunConfig, family_class: type[Family]) -> Any:
                 f"writer: attach to it with gw.attach({str(run_dir)!r}) or choose another run_dir"
             )
         config = config.replace(run_dir=str(run_dir))
+    existed = Path(config.run_dir).exists() if config.run_dir else False
     run_dir, config = _prepare_run_dir(config)
-    return prepare_job(config, family_class, run_dir.resolve())
+    try:
+        return prepare_job(config, family_class, run_dir.resolve())
+    except BaseException:
+        if not existed:  # a refused job leaves nothing behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def start_run(config_class: type[RunConfig], arguments: dict[str, Any]) -> Run:
