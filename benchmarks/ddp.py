@@ -143,9 +143,9 @@ def control_worker(out_path: str, blocks: int, steps: int, batch_size: int, seed
     """Run under torchrun (2 ranks): blocks of `steps` steps with and without the control
     channel, alternating; rank 0 writes the per-block rates to `out_path`."""
     import torch.distributed as dist
-    from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-    from genai_widgets.engine.distributed import Control, RankBatches, average_gradients
+    from genai_widgets.engine.distributed import Control, RankBatches
+    from genai_widgets.engine.gradients import enable_gradient_averaging
     from genai_widgets.families import build_run
 
     dist.init_process_group("gloo")
@@ -161,7 +161,7 @@ def control_worker(out_path: str, blocks: int, steps: int, batch_size: int, seed
     )
     run = build_run(config)
     batches = RankBatches(run._batches, rank, world)
-    register_optimizer_step_pre_hook(average_gradients)
+    enable_gradient_averaging()
     workers: list = [None] * world
     dist.all_gather_object(workers, {"rank": rank, "pid": os.getpid(), "host": "local"})
     control = Control(Path(run_dir), rank, world, None, workers)

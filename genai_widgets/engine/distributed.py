@@ -9,9 +9,11 @@ control channel.
   checkpoint, with any world size, starts every rank from the same point.
 - Data parallel: every rank draws the same global batch and trains on its own slice of it
   (`RankBatches`); gradients are averaged over the ranks by one all-reduce per optimizer step
-  (a step pre-hook on every optimizer: `average_gradients`), which is DDP's arithmetic for any
-  family and any number of optimizers (a GAN's G and D apart), after gradient penalties'
-  double backward, and with no batch-norm buffer broadcast to trip over (pytorch#22095).
+  (a step pre-hook on every optimizer: `gradients.average_gradients`), which is DDP's
+  arithmetic for any family and any number of optimizers (a GAN's G and D apart), after
+  gradient penalties' double backward, and with no batch-norm buffer broadcast to trip over
+  (pytorch#22095). A family that clips clips through `gradients.clip_grad_norm`, which
+  averages first: every rank clips the job's gradient by its global norm.
 - Rank 0 alone writes the run's store: metrics averaged over the ranks, snapshots,
   checkpoints, events, and a heartbeat (step, time, world size, status) about once a second.
   Other ranks keep a throw-away store of their own.
@@ -41,9 +43,9 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from .config import RunConfig
+from .gradients import average_gradients, enable_gradient_averaging  # noqa: F401 (re-exported)
 from .store import DB_NAME, RunReader
 
 LAUNCH_FILE = "launch.pkl"  # the config (with the user's objects), pickled by value
@@ -82,26 +84,6 @@ class RankBatches:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.batches.load_state_dict(state)
-
-
-def average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:
-    """Optimizer step pre-hook: replace every gradient the optimizer is about to apply by its
-    mean over the ranks, with one all-reduce per (device, dtype) bucket."""
-    world = dist.get_world_size()
-    buckets: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if p.grad is not None:
-                buckets.setdefault((p.grad.device, p.grad.dtype), []).append(p.grad)
-    for grads in buckets.values():
-        flat = torch.cat([g.reshape(-1) for g in grads])
-        dist.all_reduce(flat)
-        flat /= world
-        offset = 0
-        for g in grads:
-            n = g.numel()
-            g.copy_(flat[offset : offset + n].view_as(g))
-            offset += n
 
 
 class Control:
@@ -322,6 +304,51 @@ def _record_failure(run_dir: Path, rank: int, exc: BaseException | None, text: s
     os.replace(tmp, folder / f"rank{rank}.json")
 
 
+def _optimizers(family: Any) -> list[torch.optim.Optimizer]:
+    """The family's optimizers, in a fixed order: its `parts` (an optimizer, or an object
+    holding some), then any other optimizer attribute of the family."""
+    found: list[torch.optim.Optimizer] = []
+    for holder in (family.parts, family):
+        if isinstance(holder, torch.optim.Optimizer):
+            values: list[Any] = [holder]
+        else:
+            values = list(getattr(holder, "__dict__", {}).values())
+        found += [v for v in values if isinstance(v, torch.optim.Optimizer) and v not in found]
+    return found
+
+
+def rank_final(run: Any, rank: int) -> dict[str, Any]:
+    """What a rank ends with: its step, a checksum of its weights (the float64 sum of every
+    parameter of the family's modules) and the learning rate of every optimizer param group."""
+    total = torch.zeros((), dtype=torch.float64)
+    with torch.no_grad():
+        for _, module in sorted(run.family.modules().items()):
+            for p in module.parameters():
+                total += p.detach().to("cpu", torch.float64).sum()
+    lrs = [float(g["lr"]) for opt in _optimizers(run.family) for g in opt.param_groups]
+    return {"rank": rank, "step": int(run.step), "checksum": float(total), "lr": lrs}
+
+
+def _gather_final(run: Any, rank: int, world: int) -> None:
+    """Every rank's `rank_final`, gathered on rank 0 into the store's meta "ranks_final"
+    ({"ranks": [...], "agree": bool}); ranks that ended apart also get a RanksDiverged
+    event and the run's message."""
+    ranks: list[Any] = [None] * world
+    dist.all_gather_object(ranks, rank_final(run, rank))
+    if rank != 0:
+        return
+    first = ranks[0]
+    apart = [
+        r["rank"]
+        for r in ranks[1:]
+        if (r["step"], r["checksum"], r["lr"]) != (first["step"], first["checksum"], first["lr"])
+    ]
+    run._store.set_meta("ranks_final", {"ranks": ranks, "agree": not apart})
+    if apart:
+        run.message = f"ranks diverged: rank(s) {apart} ended with other weights or lr than rank 0"
+        run._emit("RanksDiverged", {"ranks": ranks})
+
+
 def worker_main(config: RunConfig) -> int:
     """One rank of a job training `config` (its `run_dir` is the job's). Returns the exit
     code: 0 when the run finished or was stopped, 1 when it failed."""
@@ -364,7 +391,7 @@ def worker_main(config: RunConfig) -> int:
         if rank != 0:
             run.family.rank_streams(rank, config.seed + RANK_SEED_STRIDE * rank + run.step)
         if world > 1:
-            register_optimizer_step_pre_hook(average_gradients)
+            enable_gradient_averaging()
             if cuda:
                 sync_batch_norm(run.family)
         control = Control(run_dir, rank, world, group, workers)
@@ -386,6 +413,8 @@ def worker_main(config: RunConfig) -> int:
         control.poll(run)
         run.start()
         status = run.wait()
+        if world > 1 and status != "failed":
+            _gather_final(run, rank, world)
         if rank == 0:
             control.beat(run, status)
             run._store.flush()

@@ -422,6 +422,13 @@ class RemoteRun(Run):
         return self.step
 
     @property
+    def ranks_final(self) -> dict[str, Any]:
+        """What every rank ended with, written by rank 0 when the job ends (empty before):
+        {"ranks": [{rank, step, checksum, lr}], "agree": bool}; the checksum is the float64
+        sum of every parameter, `lr` one entry per optimizer param group."""
+        return _read_meta(self.run_dir).get("ranks_final") or {}
+
+    @property
     def commands(self) -> list[dict[str, Any]]:
         """Every command sent to the job: id, time, command, args, and `applied_step` (the step
         after which every rank applied it; None until rank 0 acknowledges it)."""

@@ -30,6 +30,7 @@ from ...engine.family import (
     Settings,
     Warnings,
 )
+from ...engine.gradients import clip_grad_norm
 from ...engine.registry import register_family
 from .config import TextConfig, lr_at
 from .data import TextSource, split_text
@@ -178,7 +179,8 @@ class TextFamily(Family):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
         if settings["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), settings["grad_clip"])
+            # Through the engine: in a torchrun job it clips the gradient averaged over ranks.
+            clip_grad_norm(self.model.parameters(), settings["grad_clip"])
         self.optimizer.step()
         loss = loss.detach()
         val = math.nan
