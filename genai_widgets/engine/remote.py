@@ -295,6 +295,8 @@ class RemoteRun(Run):
                     self.message = f"paused at step {last.step}: a non-finite loss"
                 elif not self.failures:
                     self.message = None
+                if not self.failures:
+                    self.traceback_text = None  # a restarted job starts clean
                 return
             code = self._process.poll() if self._process is not None else None
             if last is not None and last.kind == "RunFinished" and not self.failures:
@@ -305,6 +307,11 @@ class RemoteRun(Run):
                 # A RunFailed event, a worker's traceback, or processes gone without a word.
                 self._status = "failed"
                 self.message = self._failure_text()
+                # The failing worker's traceback, for the dashboard's "Run failed" panel.
+                self.traceback_text = next(
+                    (f["traceback"] for f in self.failures if f.get("traceback")),
+                    self.traceback_text,
+                )
             else:
                 self._status = "stopped"
 

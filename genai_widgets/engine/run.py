@@ -771,6 +771,9 @@ class Run:
             while True:
                 with self._cond:
                     if self._paused and not self._stop_requested and not self._single_steps:
+                        # The rows the sink still holds go to the store now: a reader of the
+                        # store (a job's notebook handle, gw.attach) sees the step it paused at.
+                        self._sink.drain(wait=True)
                         # Idle while paused: free this thread's pool and stop the governor.
                         training_thread_idle()
                         while self._paused and not self._stop_requested and not self._single_steps:

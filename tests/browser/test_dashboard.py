@@ -2,11 +2,16 @@
 
 Runs a notebook that starts a tiny GAN and shows `run.dashboard()`, then checks what a person
 sees: the chart grows, the samples change, pause stops the step counter and resume restarts
-it, the latent explorer shows frames, and a reload redraws the curve at once. Screenshots go
-to test-artifacts/."""
+it, the latent explorer shows frames, and a reload redraws the curve at once. The same
+dashboard on a torchrun job (`nproc=2`, a RemoteRun): the curve grows, Pause pauses every
+rank, Stop ends every process. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 import time
 
 import pytest
@@ -20,6 +25,8 @@ from harness import (
     wait_for_attribute,
     write_notebook,
 )
+
+from genai_widgets.engine.remote import _pid_alive
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -128,3 +135,80 @@ def test_dashboard_in_notebook7(notebook_server, browser_page):
     screenshot(page, "dashboard-notebook7")
     page.locator(".gw-stop").first.click()
     page.locator(".gw-status[data-status='stopped']").first.wait_for(timeout=15_000)
+
+
+JOB_CELLS = [
+    "import genai_widgets as gw",
+    "job = gw.train_gan(data='digits', image_size=16, width=8, batch_size=16, latent_dim=16,\n"
+    "                   max_steps=300, step_delay=0.05, sample_every=10, n_samples=16,\n"
+    "                   nproc=2, run_dir='run-ddp')\n"
+    "job.dashboard()",
+]
+
+JOB_PIDS = (
+    "import json; print(json.dumps([job._process.pid, job.workers.get('launcher_pid'),\n"
+    "                               *[r['pid'] for r in job.workers.get('ranks', [])]]))"
+)
+
+
+def _job_pids(page) -> list[int]:
+    return [p for p in json.loads(kernel_execute(page, JOB_PIDS).strip()) if p]
+
+
+def test_dashboard_of_a_torchrun_job(lab_server, browser_page):
+    """A `nproc=2` job (a RemoteRun tailing the store rank 0 writes) in the same dashboard:
+    the curve grows, the Pause button pauses every rank, the Stop button ends every process."""
+    page = browser_page
+    write_notebook(lab_server.root_dir / "job.ipynb", JOB_CELLS)
+    open_notebook(page, lab_server, "job.ipynb")
+    pids: list[int] = []
+    try:
+        run_all_cells(page, timeout=120)
+        page.locator(".gw-dashboard").first.wait_for(state="visible", timeout=60_000)
+        assert page.locator(".gw-error-area:visible").count() == 0
+        assert "RemoteRun" in kernel_execute(page, "print(type(job).__name__)")
+
+        # The curve grows from the rows rank 0 writes (averaged over both ranks).
+        first = wait_for_attribute(
+            page, ".gw-loss", "data-points", lambda n: n > 0, timeout=120, what="job points"
+        )
+        wait_for_attribute(
+            page, ".gw-loss", "data-points", lambda n: n > first + 5, what="job growth"
+        )
+        wait_for_attribute(page, ".gw-step", "data-step", lambda n: n > 0, what="job step")
+        pids = _job_pids(page)
+        assert len(pids) >= 3, pids  # the launcher and two ranks
+        screenshot(page, "dashboard-torchrun-job")
+
+        # Pause: every rank stops at one step boundary, the step no longer grows.
+        page.locator(".gw-pause").first.click()
+        page.locator(".gw-status[data-status='paused']").first.wait_for(timeout=30_000)
+        applied = kernel_execute(
+            page, "print([c['applied_step'] for c in job.commands if c['command'] == 'pause'])"
+        )
+        (paused_at,) = json.loads(applied.strip())
+        # the dashboard shows the step every rank paused at (the rows reach the store)
+        wait_for_attribute(
+            page, ".gw-step", "data-step", lambda n: n == paused_at, what="step paused at"
+        )
+        time.sleep(1.5)
+        assert number_attribute(page, ".gw-step", "data-step") == paused_at
+        assert page.locator(".gw-rate").first.inner_text() == "paused"
+        screenshot(page, "dashboard-torchrun-paused")
+
+        # Stop (from paused): every process of the tree ends.
+        page.locator(".gw-stop").first.click()
+        page.locator(".gw-status[data-status='stopped']").first.wait_for(timeout=60_000)
+        print("kernel says:", kernel_execute(page, "print(job, job.commands)"))
+        deadline = time.monotonic() + 30
+        while any(_pid_alive(p) for p in pids):
+            assert time.monotonic() < deadline, [p for p in pids if _pid_alive(p)]
+            time.sleep(0.2)
+    finally:
+        # a failed test must not leave workers eating the next test's CPU
+        with contextlib.suppress(Exception):
+            kernel_execute(page, "job.kill(timeout=5)", timeout=20)
+        for pid in pids:
+            if _pid_alive(pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
