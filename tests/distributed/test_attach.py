@@ -139,3 +139,20 @@ def test_attach_to_torchrun_running_the_cli(tmp_path):
         assert list_checkpoints(run_dir)
     finally:
         _cleanup(process)
+
+
+def test_cli_job_whose_worker_is_killed_exits_1_and_says_why(tmp_path):
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, "-m", "genai_widgets", "--nproc", "2", *FLAGS]
+    process = _start([*command, "--run-dir", str(run_dir)], run_dir)
+    try:
+        run = _attach(run_dir, process)
+        _until(lambda: run.step >= 3, 120)
+        victim = next(r for r in run.workers["ranks"] if r["rank"] == 1)
+        os.kill(victim["pid"], signal.SIGKILL)
+        assert process.wait(120) == 1
+        log = (run_dir.parent / f"{run_dir.name}.log").read_text()
+        assert "failed at step" in log and "rank 1" in log, log
+        assert run.wait(60) == "failed"
+    finally:
+        _cleanup(process)
