@@ -219,9 +219,11 @@ def _rank_config(config: Any) -> Any:
 
 
 def _as_rank(config: Any) -> int:
-    """Run this process as one rank of the job (`engine.distributed.worker_main`). Ctrl-C (or
-    SIGTERM: a scheduler, torchrun passing the signal on) stops the job at a step boundary on
-    every rank through the control channel; rank 0 writes the checkpoint."""
+    """Run this process as one rank of the job (`engine.distributed.worker_main`). Ctrl-C in
+    the terminal (SIGINT to every process of the job, which torchrun passes on again) stops
+    the job at a step boundary on every rank: rank 0 writes a stop command into the control
+    channel, the other ranks ignore the signal (torchrun kills what is left after its 30 s
+    grace). SIGTERM keeps its default: torchrun ends a failed group's ranks with it."""
     from .engine.distributed import worker_main
     from .engine.store import write_command
 
@@ -230,7 +232,7 @@ def _as_rank(config: Any) -> int:
     stopping = threading.Event()
 
     def stop(signum: int, frame: Any) -> None:
-        if rank == 0 and not stopping.is_set():
+        if rank == 0 and not stopping.is_set():  # once: torchrun passes the signal on too
             stopping.set()
             print("stopping the job after the current step...", file=sys.stderr, flush=True)
             try:
@@ -240,7 +242,6 @@ def _as_rank(config: Any) -> int:
                 raise SystemExit(128 + signum) from None
 
     signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     if rank == 0:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         print(f"rank 0 of {world}: training -> {run_dir}", flush=True)
