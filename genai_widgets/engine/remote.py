@@ -388,10 +388,16 @@ class RemoteRun(Run):
         for pid in [self.workers.get("launcher_pid"), *pids]:
             with contextlib.suppress(OSError, TypeError):
                 groups.add(os.getpgid(int(pid)))
+        if os.getpgrp() in groups:  # a job started from this process's group: not ourselves
+            groups.discard(os.getpgrp())
+            groups.update(-int(p) for p in [self.workers.get("launcher_pid"), *pids] if p)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for group in groups:
                 with contextlib.suppress(OSError):
-                    os.killpg(group, sig)
+                    if group < 0:  # one process (see above)
+                        os.kill(-group, sig)
+                    else:
+                        os.killpg(group, sig)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self._alive():
                 time.sleep(0.1)
@@ -588,6 +594,11 @@ def attach(run_dir: str | os.PathLike, *, timeout: float = 30.0) -> RemoteRun:
     saved = json.loads(config_file.read_text())
     family_class = get_family(saved.pop("family", None) or "gan")
     meta = _read_meta(run_dir)
+    # Rank 0 writes config.json a moment before its workers and heartbeat: a handle made in
+    # between would see no process and call the live job stopped.
+    while not meta.get("workers") and _being_written(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        meta = _read_meta(run_dir)
     host = socket.gethostname()
     ranks = (meta.get("workers") or {}).get("ranks") or []
     if ranks and ranks[0] and ranks[0].get("host") not in (None, host):
@@ -621,6 +632,24 @@ def attach(run_dir: str | os.PathLike, *, timeout: float = 30.0) -> RemoteRun:
             config,
         )
     return RemoteRun(config, family, run_dir)
+
+
+def _being_written(run_dir: Path, recent: float = 10.0) -> bool:
+    """Whether a process seems to be starting a run in `run_dir`: the writer lock is held, or
+    the store changed in the last `recent` seconds with no lifecycle end recorded."""
+    if writer_locked(run_dir):
+        return True
+    times = [
+        p.stat().st_mtime for p in run_dir.glob(DB_NAME + "*") if p.exists()
+    ]  # the database and its WAL
+    if not times or time.time() - max(times) > recent:
+        return False
+    reader = RunReader(run_dir)
+    try:
+        _, events = reader.events_after(0)
+    finally:
+        reader.close()
+    return not any(e["kind"] in ("RunFinished", "RunStopped", "RunFailed") for e in events)
 
 
 def _columns(run_dir: Path) -> list[str]:
