@@ -114,7 +114,7 @@ class Control:
             values = values.detach().float().clone()
             dist.all_reduce(values)
             values /= self.world
-        if self.rank == 0 and values.device.type == "cpu":
+        if self.rank == 0 and self.world > 1 and values.device.type == "cpu":
             # Metrics the family does not leave NaN on purpose must be finite; rank 0 pauses,
             # and the pause goes to every rank through the channel below.
             checked = run._sink._checked

@@ -761,7 +761,10 @@ class Run:
         # checks each chunk when it lands instead.
         # In a job, rank 0 checks the metrics averaged over the ranks (`distributed.Control`):
         # a rank that skipped an update alone would leave the others in a collective.
-        check_finite = not self._sink.deferred and self._dist is None
+        # A one-process run steered through the channel (the CLI's) keeps the check before
+        # the update.
+        alone = self._dist is None or self._dist.world == 1
+        check_finite = not self._sink.deferred and alone
 
         def next_real() -> torch.Tensor:
             return next(batches).to(device, non_blocking=True)
