@@ -861,11 +861,12 @@ class Run:
             self._store.flush()
         # One line in the cell that started the run (its output parent is bound to this thread).
         rate = self.steps_per_second
-        print(
-            f"[genai_widgets] run {self.name!r} {final} at step {self.step}"
-            + (f" ({rate:.1f} steps/s)" if rate else ""),
-            flush=True,
-        )
+        if self._primary:  # a job's other ranks train a scratch copy: rank 0 speaks for them
+            print(
+                f"[genai_widgets] run {self.name!r} {final} at step {self.step}"
+                + (f" ({rate:.1f} steps/s)" if rate else ""),
+                flush=True,
+            )
 
     def _single_step_done(self) -> None:
         with self._cond:
