@@ -84,24 +84,43 @@ class RankBatches:
         self.batches.load_state_dict(state)
 
 
+# Optimizer steps whose averaged gradients were not finite, and so not applied (this process).
+dropped_updates = 0
+
+
 def average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:
     """Optimizer step pre-hook: replace every gradient the optimizer is about to apply by its
-    mean over the ranks, with one all-reduce per (device, dtype) bucket."""
+    mean over the ranks, with one all-reduce per (device, dtype) bucket.
+
+    On the CPU a non-finite mean (a NaN or inf loss on any rank) is dropped: the gradients
+    become None, which every optimizer skips, so the update is not applied. The mean is the
+    same on every rank, so every rank drops the same update and the replicas stay equal;
+    rank 0 then pauses the job on the non-finite loss (`Control.after_step`). On a GPU the
+    check would cost a host sync per step: not done there."""
+    global dropped_updates
     world = dist.get_world_size()
     buckets: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
     for group in optimizer.param_groups:
         for p in group["params"]:
             if p.grad is not None:
                 buckets.setdefault((p.grad.device, p.grad.dtype), []).append(p.grad)
+    finite = True
     for grads in buckets.values():
         flat = torch.cat([g.reshape(-1) for g in grads])
         dist.all_reduce(flat)
         flat /= world
+        if flat.device.type == "cpu":  # on a GPU this would sync every step: not checked
+            finite = finite and bool(torch.isfinite(flat).all())
         offset = 0
         for g in grads:
             n = g.numel()
             g.copy_(flat[offset : offset + n].view_as(g))
             offset += n
+    if not finite:
+        dropped_updates += 1
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                p.grad = None
 
 
 class Control:
@@ -118,6 +137,7 @@ class Control:
         self._paused_sent = False
         self._last_beat = 0.0
         self._flag = torch.zeros(1, dtype=torch.int64)
+        self._dropped_seen = dropped_updates
 
     def _first_unapplied(self) -> int:
         """Commands already applied (by an earlier attempt of this job) are skipped."""
@@ -128,6 +148,7 @@ class Control:
     # -- called by the Run's trainer ----------------------------------------------------------
     def after_step(self, run: Any, values: torch.Tensor) -> torch.Tensor:
         """The step's metrics averaged over the ranks; then the control channel."""
+        dropped, self._dropped_seen = dropped_updates - self._dropped_seen, dropped_updates
         if self.world > 1:
             values = values.detach().float().clone()
             dist.all_reduce(values)
@@ -142,7 +163,16 @@ class Control:
                 if c and not math.isfinite(v)
             ]
             if bad:
-                run._non_finite(run.step, bad[0][0], bad[0][1])
+                # A job checks the loss after the step (every rank must take the same step);
+                # non-finite gradients were dropped before they were applied.
+                applied = (
+                    "Its non-finite gradients were dropped on every rank: the update was not "
+                    "applied"
+                    if dropped
+                    else "A job checks the loss after the step: its update was applied (its "
+                    "gradients were finite)"
+                )
+                run._non_finite(run.step, bad[0][0], bad[0][1], applied)
         self.poll(run)
         return values
 
@@ -289,6 +319,23 @@ def _open_rank_run(config: RunConfig, rank: int, run_dir: Path) -> Any:
     return build_run(config.replace(run_dir=scratch))
 
 
+def _in_collective(exc: BaseException | None) -> bool:
+    """Whether `exc` was raised by a collective (a peer died, a timeout): the consequence of
+    another rank's failure, not its cause. torch's distributed errors, or an exception whose
+    innermost frame is in torch.distributed (gloo raises a plain RuntimeError)."""
+    if exc is None:
+        return False
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    parts = Path(tb.tb_frame.f_code.co_filename).parts
+    return any(a == "torch" and b == "distributed" for a, b in zip(parts, parts[1:], strict=False))
+
+
 def _record_failure(run_dir: Path, rank: int, exc: BaseException | None, text: str | None) -> None:
     folder = run_dir / FAILURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -299,11 +346,24 @@ def _record_failure(run_dir: Path, rank: int, exc: BaseException | None, text: s
         "time": time.time(),
         "error": f"{type(exc).__name__}: {exc}" if exc is not None else None,
         "traceback": text,
+        "collective": _in_collective(exc),
         "attempt": os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"),
     }
     tmp = folder / f".rank{rank}.json.tmp"
     tmp.write_text(json.dumps(record, indent=2))
     os.replace(tmp, folder / f"rank{rank}.json")
+
+
+def _init_process_group(backend: str) -> None:
+    """`init_process_group` on torchrun's store under a prefix of this attempt's own. A
+    restarted group (`max_restarts`) shares the store of the attempt before it, where every
+    rank's old listening address is still written: without the prefix a rank that reads its
+    peer's key before the peer rewrote it connects to the dead process ("Gloo
+    connectFullMesh failed ... Connection refused") and the restart fails."""
+    store, rank, world = next(dist.rendezvous("env://"))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = dist.PrefixStore(f"/genai_widgets/attempt_{attempt}", store)
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world)
 
 
 def worker_main(config: RunConfig) -> int:
@@ -324,7 +384,7 @@ def worker_main(config: RunConfig) -> int:
         config = config.replace(device=f"cuda:{local_rank}")
     elif config.device == "auto":
         config = config.replace(device="cpu")
-    dist.init_process_group("nccl" if cuda else "gloo")
+    _init_process_group("nccl" if cuda else "gloo")
     # Control on the CPU (gloo) whatever the device: reading a flag never syncs a GPU.
     group = dist.new_group(backend="gloo") if cuda else None
     lock = _lock_writer(run_dir) if rank == 0 else None
