@@ -77,6 +77,15 @@ def writer_locked(run_dir: Path) -> bool:
     return False
 
 
+def _writer_pid(run_dir: Path) -> int | None:
+    """The pid rank 0 wrote into the writer lock (read, not locked: probing the lock itself
+    could make a starting rank 0 fail to take it)."""
+    try:
+        return int((Path(run_dir) / LOCK_FILE).read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
 def live_job(run_dir: Path) -> str | None:
     """A few words on the live job writing `run_dir`, or None when none is."""
     run_dir = Path(run_dir)
@@ -260,11 +269,14 @@ class RemoteRun(Run):
         """Whether any process of the job (its launcher, a worker) is alive on this host. No
         grace period after a launch: the launcher this handle started is its own child (its
         exit is seen by `poll`), and an attached job is alive while its launcher's or a
-        worker's pid is."""
+        worker's pid is, or the pid of the rank 0 that took the writer lock (before it wrote
+        the workers' pids)."""
         if self._process is not None and self._process.poll() is None:
             return True
-        if self._process is None and _pid_alive(self.workers.get("launcher_pid")):
-            return True
+        if self._process is None and (
+            _pid_alive(self.workers.get("launcher_pid")) or _pid_alive(_writer_pid(self.run_dir))
+        ):
+            return True  # an attached job: its launcher, or a rank 0 that holds the lock
         return any(_pid_alive(r.get("pid")) for r in self.workers.get("ranks", []) if r)
 
     def _dead_ranks(self) -> list[dict[str, Any]]:
@@ -406,38 +418,42 @@ class RemoteRun(Run):
         }
 
     def _failure_text(self) -> str:
-        """One line on why the job failed: the first worker's exception, and the ranks that
-        ended without a traceback (killed)."""
-        parts = []
+        """One line on why the job failed: the first rank that raised on its own; else the
+        rank that ended without a traceback (killed: torchrun's root cause names it and the
+        signal), the ranks whose collectives then lost it in a few words."""
         cause = self._cause()
-        if cause is not None:
-            parts.append(f"rank {cause['rank']} failed: {cause.get('error')}")
-        if cause is None or _peer_error(cause):
-            # No rank raised on its own: one ended without a word. torchrun's root cause
-            # names it (and the signal); else the first rank that left no record.
-            root = self._root_cause()
-            recorded = {f["rank"] for f in self.failures}
-            silent = [r for r in self.workers.get("ranks", []) if r and r["rank"] not in recorded]
-            if root is not None and root["rank"] not in recorded:
-                how = (
-                    f"was killed by {root['signal']}"
-                    if root["signal"]
-                    else f"ended with exit code {root['exitcode']} without a traceback"
-                )
-                parts.insert(0, f"worker rank {root['rank']} (pid {root['pid']}) {how}")
-            elif silent:
-                r = silent[0]
-                parts.insert(
-                    0,
-                    f"worker rank {r['rank']} (pid {r['pid']}) ended without a traceback (killed?)",
-                )
-        if not parts:
-            code = self._process.poll() if self._process is not None else None
-            parts.append(
-                "the job's processes ended without a word"
-                + (f" (launcher exit code {code})" if code is not None else " (killed?)")
+        if cause is not None and not _peer_error(cause):
+            return f"rank {cause['rank']} failed: {cause.get('error')}"
+        root = self._root_cause()
+        recorded = {f["rank"] for f in self.failures}
+        silent = [r for r in self.workers.get("ranks", []) if r and r["rank"] not in recorded]
+        culprit = None
+        if root is not None and root["rank"] not in recorded:
+            how = (
+                f"was killed by {root['signal']}"
+                if root["signal"]
+                else f"ended with exit code {root['exitcode']} without a traceback"
             )
-        return "; ".join(parts)
+            culprit = f"worker rank {root['rank']} (pid {root['pid']}) {how}"
+        elif silent:
+            r = silent[0]
+            culprit = (
+                f"worker rank {r['rank']} (pid {r['pid']}) ended without a traceback (killed?)"
+            )
+        if culprit is not None:
+            lost = sorted(recorded)
+            return culprit + (
+                f"; torchrun ended the job (rank {', '.join(map(str, lost))} then lost "
+                "its peer in a collective)"
+                if lost
+                else "; torchrun ended the job"
+            )
+        if cause is not None:
+            return f"rank {cause['rank']} failed: {cause.get('error')}"
+        code = self._process.poll() if self._process is not None else None
+        return "the job's processes ended without a word" + (
+            f" (launcher exit code {code})" if code is not None else " (killed?)"
+        )
 
     # ------------------------------------------------------------------ control
     def start(self) -> RemoteRun:
