@@ -280,9 +280,9 @@ class RemoteRun(Run):
         return any(_pid_alive(r.get("pid")) for r in self.workers.get("ranks", []) if r)
 
     def _dead_ranks(self) -> list[dict[str, Any]]:
-        """The ranks whose process has ended, the likeliest cause first: a rank that ended
-        without a word (killed), then one that raised on its own, then the ranks whose
-        collective lost it (`_peer_error`)."""
+        """The ranks whose process has ended: those that ended without a word (killed, or
+        ended by torchrun) first, then those that raised, those whose collective lost a peer
+        (`_peer_error`) last."""
         recorded = {f.get("rank"): f for f in self.failures}
 
         def order(r: dict[str, Any]) -> tuple[int, int]:
@@ -308,11 +308,12 @@ class RemoteRun(Run):
                 dead = [] if beat.get("status") in TERMINAL else self._dead_ranks()
                 age = time.time() - float(beat.get("time") or time.time())
                 if dead and self.workers:
-                    r = dead[0]
-                    cause = self._cause()
+                    # A rank that raised on its own is the cause (torchrun then ends the
+                    # others); else the first rank that ended without a word.
+                    r, cause = dead[0], self._cause()
                     what = (
-                        f"rank {r['rank']} failed: {cause.get('error')}"
-                        if cause is not None and cause.get("rank") == r["rank"]
+                        f"rank {cause['rank']} failed: {cause.get('error')}"
+                        if cause is not None and not _peer_error(cause)
                         else f"worker rank {r['rank']} (pid {r['pid']}) has ended"
                     )
                     self.message = f"{what}; torchrun ends the job" + (

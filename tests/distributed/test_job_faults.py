@@ -192,6 +192,9 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path):
         for view in seen:  # nor at any moment the handle was read
             assert (np.diff(view) > 0).all()
         assert run.workers["attempt"] == 1
+        # The second attempt started from a checkpoint (every 5 steps), not from scratch.
+        starts = [e.step for e in run.events_since(0)[1] if e.kind == "RunStarted"]
+        assert len(starts) == 2 and starts[0] == 0 and starts[1] > 0 and starts[1] % 5 == 0
         assert run.result() is not None
     finally:
         run.kill(timeout=5)
