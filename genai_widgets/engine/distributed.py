@@ -44,6 +44,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from . import gradients
 from .config import RunConfig
 from .gradients import average_gradients, enable_gradient_averaging  # noqa: F401 (re-exported)
 from .store import DB_NAME, RunReader
@@ -100,6 +101,7 @@ class Control:
         self._paused_sent = False
         self._last_beat = 0.0
         self._flag = torch.zeros(1, dtype=torch.int64)
+        self._dropped_seen = gradients.dropped_updates
 
     def _first_unapplied(self) -> int:
         """Commands already applied (by an earlier attempt of this job) are skipped."""
@@ -110,6 +112,8 @@ class Control:
     # -- called by the Run's trainer ----------------------------------------------------------
     def after_step(self, run: Any, values: torch.Tensor) -> torch.Tensor:
         """The step's metrics averaged over the ranks; then the control channel."""
+        dropped = gradients.dropped_updates - self._dropped_seen
+        self._dropped_seen = gradients.dropped_updates
         if self.world > 1:
             values = values.detach().float().clone()
             dist.all_reduce(values)
@@ -124,7 +128,16 @@ class Control:
                 if c and not math.isfinite(v)
             ]
             if bad:
-                run._non_finite(run.step, bad[0][0], bad[0][1])
+                # A job checks the loss after the step (every rank must take the same step);
+                # non-finite gradients were dropped before they were applied.
+                applied = (
+                    "Its non-finite gradients were dropped on every rank: the update was not "
+                    "applied"
+                    if dropped
+                    else "A job checks the loss after the step: its update was applied (its "
+                    "gradients were finite)"
+                )
+                run._non_finite(run.step, bad[0][0], bad[0][1], applied)
         self.poll(run)
         return values
 
@@ -287,6 +300,23 @@ def _open_rank_run(config: RunConfig, rank: int, run_dir: Path) -> Any:
     return build_run(config.replace(run_dir=scratch))
 
 
+def _in_collective(exc: BaseException | None) -> bool:
+    """Whether `exc` was raised by a collective (a peer died, a timeout): the consequence of
+    another rank's failure, not its cause. torch's distributed errors, or an exception whose
+    innermost frame is in torch.distributed (gloo raises a plain RuntimeError)."""
+    if exc is None:
+        return False
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    parts = Path(tb.tb_frame.f_code.co_filename).parts
+    return any(a == "torch" and b == "distributed" for a, b in zip(parts, parts[1:], strict=False))
+
+
 def _record_failure(run_dir: Path, rank: int, exc: BaseException | None, text: str | None) -> None:
     folder = run_dir / FAILURES_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -297,6 +327,7 @@ def _record_failure(run_dir: Path, rank: int, exc: BaseException | None, text: s
         "time": time.time(),
         "error": f"{type(exc).__name__}: {exc}" if exc is not None else None,
         "traceback": text,
+        "collective": _in_collective(exc),
         "attempt": os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"),
     }
     tmp = folder / f".rank{rank}.json.tmp"
@@ -349,6 +380,18 @@ def _gather_final(run: Any, rank: int, world: int) -> None:
         run._emit("RanksDiverged", {"ranks": ranks})
 
 
+def _init_process_group(backend: str) -> None:
+    """`init_process_group` on torchrun's store under a prefix of this attempt's own. A
+    restarted group (`max_restarts`) shares the store of the attempt before it, where every
+    rank's old listening address is still written: without the prefix a rank that reads its
+    peer's key before the peer rewrote it connects to the dead process ("Gloo
+    connectFullMesh failed ... Connection refused") and the restart fails."""
+    store, rank, world = next(dist.rendezvous("env://"))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = dist.PrefixStore(f"/genai_widgets/attempt_{attempt}", store)
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world)
+
+
 def worker_main(config: RunConfig) -> int:
     """One rank of a job training `config` (its `run_dir` is the job's). Returns the exit
     code: 0 when the run finished or was stopped, 1 when it failed."""
@@ -367,7 +410,7 @@ def worker_main(config: RunConfig) -> int:
         config = config.replace(device=f"cuda:{local_rank}")
     elif config.device == "auto":
         config = config.replace(device="cpu")
-    dist.init_process_group("nccl" if cuda else "gloo")
+    _init_process_group("nccl" if cuda else "gloo")
     # Control on the CPU (gloo) whatever the device: reading a flag never syncs a GPU.
     group = dist.new_group(backend="gloo") if cuda else None
     lock = _lock_writer(run_dir) if rank == 0 else None

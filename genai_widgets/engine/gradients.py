@@ -53,6 +53,10 @@ def averaging() -> bool:
     )
 
 
+# Optimizer steps whose averaged gradients were not finite, and so not applied (this process).
+dropped_updates = 0
+
+
 def _mean_over_ranks(grads: list[torch.Tensor]) -> None:
     """Replace each gradient by its mean over the ranks, one all-reduce per (device, dtype)."""
     world = dist.get_world_size()
@@ -73,19 +77,33 @@ def _mean_over_ranks(grads: list[torch.Tensor]) -> None:
 def average_gradients(optimizer: torch.optim.Optimizer, *_: Any) -> None:
     """Optimizer step pre-hook: replace every gradient the optimizer is about to apply by its
     mean over the ranks, with one all-reduce per (device, dtype) bucket. A gradient already
-    averaged this step (`clip_grad_norm`) is left as it is."""
-    grads = []
+    averaged this step (`clip_grad_norm`) is left as it is.
+
+    On the CPU a non-finite mean (a NaN or inf loss on any rank) is dropped: the gradients
+    become None, which every optimizer skips, so the update is not applied. The mean is the
+    same on every rank, so every rank drops the same update and the replicas stay equal;
+    rank 0 then pauses the job on the non-finite loss (`Control.after_step`). On a GPU the
+    check would cost a host sync per step: not done there."""
+    global dropped_updates
+    grads, every = [], []
     for group in optimizer.param_groups:
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
+            every.append(g)
             if getattr(g, AVERAGED, False):
                 delattr(g, AVERAGED)  # the mark holds for this step only
                 continue
             grads.append(g)
     if grads:
         _mean_over_ranks(grads)
+    on_cpu = [g for g in every if g.device.type == "cpu"]
+    if on_cpu and not all(bool(torch.isfinite(g).all()) for g in on_cpu):
+        dropped_updates += 1
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                p.grad = None
 
 
 def average_now(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:

@@ -118,7 +118,13 @@ class MetricSink:
                 i = int(np.argmax(bad))
                 col = int(np.argmax(~np.isfinite(values[i]) & self._checked))
                 names = self.run._metric_names
-                self.run._non_finite(int(rows[i, 0]), names[col], float(values[i, col]))
+                self.run._non_finite(
+                    int(rows[i, 0]),
+                    names[col],
+                    float(values[i, col]),
+                    "The loss is checked after the update here (no sync per step), so that "
+                    "update was applied",
+                )
 
     # -- common ------------------------------------------------------------------------------
     def _publish(self, rows: np.ndarray) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -74,6 +75,15 @@ def writer_locked(run_dir: Path) -> bool:
             return True
         fcntl.flock(handle, fcntl.LOCK_UN)
     return False
+
+
+def _writer_pid(run_dir: Path) -> int | None:
+    """The pid rank 0 wrote into the writer lock (read, not locked: probing the lock itself
+    could make a starting rank 0 fail to take it)."""
+    try:
+        return int((Path(run_dir) / LOCK_FILE).read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
 
 
 def live_job(run_dir: Path) -> str | None:
@@ -139,7 +149,6 @@ class RemoteRun(Run):
         self._tail_lock = threading.Lock()
         self._tail_thread: threading.Thread | None = None
         self._tail_stop = threading.Event()
-        self._launched_at = 0.0
         self._read_rowids()
         self._refresh()
         if self._alive():
@@ -257,17 +266,31 @@ class RemoteRun(Run):
 
     # ------------------------------------------------------------------ liveness and status
     def _alive(self) -> bool:
-        """Whether any process of the job (its launcher, a worker) is alive on this host."""
+        """Whether any process of the job (its launcher, a worker) is alive on this host. No
+        grace period after a launch: the launcher this handle started is its own child (its
+        exit is seen by `poll`), and an attached job is alive while its launcher's or a
+        worker's pid is, or the pid of the rank 0 that took the writer lock (before it wrote
+        the workers' pids)."""
         if self._process is not None and self._process.poll() is None:
             return True
-        if self._process is None and _pid_alive(self.workers.get("launcher_pid")):
-            return True
-        if self._launched_at and time.time() - self._launched_at < 5 and self._process is None:
-            return True
+        if self._process is None and (
+            _pid_alive(self.workers.get("launcher_pid")) or _pid_alive(_writer_pid(self.run_dir))
+        ):
+            return True  # an attached job: its launcher, or a rank 0 that holds the lock
         return any(_pid_alive(r.get("pid")) for r in self.workers.get("ranks", []) if r)
 
     def _dead_ranks(self) -> list[dict[str, Any]]:
-        return [r for r in self.workers.get("ranks", []) if r and not _pid_alive(r.get("pid"))]
+        """The ranks whose process has ended: those that ended without a word (killed, or
+        ended by torchrun) first, then those that raised, those whose collective lost a peer
+        (`_peer_error`) last."""
+        recorded = {f.get("rank"): f for f in self.failures}
+
+        def order(r: dict[str, Any]) -> tuple[int, int]:
+            failure = recorded.get(r["rank"])
+            return (0 if failure is None else 2 if _peer_error(failure) else 1, r["rank"])
+
+        dead = [r for r in self.workers.get("ranks", []) if r and not _pid_alive(r.get("pid"))]
+        return sorted(dead, key=order)
 
     def _derive_status(self) -> None:
         last = None
@@ -281,18 +304,27 @@ class RemoteRun(Run):
                 beat = self.heartbeat
                 status = beat.get("status") or "running"
                 self._status = status if status in ("running", "paused") else "running"
-                dead = self._dead_ranks()
+                # Ranks end on their own once rank 0's last heartbeat says the run ended.
+                dead = [] if beat.get("status") in TERMINAL else self._dead_ranks()
                 age = time.time() - float(beat.get("time") or time.time())
                 if dead and self.workers:
-                    r = dead[0]
-                    self.message = (
-                        f"worker rank {r['rank']} (pid {r['pid']}) has ended; torchrun ends "
-                        "the job" + (" and restarts it" if self.config.max_restarts else "")
+                    # A rank that raised on its own is the cause (torchrun then ends the
+                    # others); else the first rank that ended without a word.
+                    r, cause = dead[0], self._cause()
+                    what = (
+                        f"rank {cause['rank']} failed: {cause.get('error')}"
+                        if cause is not None and not _peer_error(cause)
+                        else f"worker rank {r['rank']} (pid {r['pid']}) has ended"
+                    )
+                    self.message = f"{what}; torchrun ends the job" + (
+                        " and restarts it" if self.config.max_restarts else ""
                     )
                 elif beat and age > HUNG_SECONDS:
                     self.message = f"no heartbeat from rank 0 for {age:.0f} s (hung?)"
                 elif self._status == "paused" and last is not None and last.kind == "NonFiniteLoss":
-                    self.message = f"paused at step {last.step}: a non-finite loss"
+                    self.message = (last.data or {}).get("message") or (
+                        f"paused at step {last.step}: a non-finite loss"
+                    )
                 elif not self.failures:
                     self.message = None
                 if not self.failures:
@@ -305,38 +337,126 @@ class RemoteRun(Run):
                 self._status, self.message = "stopped", None
             elif self.failures or code or self.workers or self._process is not None:
                 # A RunFailed event, a worker's traceback, or processes gone without a word.
+                if not self.failures:
+                    self.failures = self._logged_failures()
                 self._status = "failed"
                 self.message = self._failure_text()
-                # The failing worker's traceback, for the dashboard's "Run failed" panel.
-                self.traceback_text = next(
-                    (f["traceback"] for f in self.failures if f.get("traceback")),
-                    self.traceback_text,
-                )
+                # What the dashboard shows under the message (`ControlsPanel.error_text`).
+                self.traceback_text = self._failure_traceback()
             else:
                 self._status = "stopped"
 
+    def _cause(self) -> dict[str, Any] | None:
+        """The failure record of the rank that failed first on its own (not one whose
+        collective lost a peer), else the first record."""
+        own = [f for f in self.failures if not _peer_error(f)]
+        return (own or self.failures or [None])[0]
+
+    def _failure_traceback(self) -> str:
+        """The failing rank's traceback; when no rank raised on its own (one was killed), the
+        message, then the traceback of the rank whose collective lost it."""
+        cause = self._cause()
+        text = str((cause or {}).get("traceback") or "")
+        if cause is None or not text:
+            return self.message or ""
+        if _peer_error(cause):
+            return (
+                f"{self.message}\n\nrank {cause['rank']} then lost its peer in a "
+                f"collective:\n{text}"
+            )
+        return f"rank {cause['rank']}'s traceback:\n{text}"
+
+    def _logged_failures(self) -> list[dict[str, Any]]:
+        """Failures of ranks that died before they could record one (e.g. the shipped config
+        did not unpickle): the last traceback in each rank's stderr in torchrun's log
+        directory (RUN_DIR/torchrun/<run id>/attempt_<n>/<rank>/stderr.log), latest attempt."""
+        from .launch import TORCHRUN_LOGS
+
+        attempts = sorted(
+            (self.run_dir / TORCHRUN_LOGS).glob("*/attempt_*"), key=lambda d: d.stat().st_mtime
+        )
+        found = []
+        for log in sorted(attempts[-1].glob("*/stderr.log")) if attempts else ():
+            with contextlib.suppress(OSError, ValueError):
+                text = log.read_text(errors="replace")
+                start = text.rfind("Traceback (most recent call last):")
+                if start < 0:
+                    continue
+                tb = text[start:].strip()
+                found.append(
+                    {
+                        # torchrun names the folder by local rank: the rank on one node.
+                        "rank": int(log.parent.name),
+                        "error": tb.splitlines()[-1],
+                        "traceback": tb + "\n",
+                        "time": log.stat().st_mtime,
+                        "source": str(log),
+                    }
+                )
+        return sorted(found, key=lambda f: f["time"])
+
+    def _root_cause(self) -> dict[str, Any] | None:
+        """torchrun's own "Root Cause (first observed failure)" of the last launch in
+        launcher.log (rank, exit code, pid, signal), once it gave up on the job."""
+        from .launch import LAUNCHER_LOG
+
+        try:
+            text = (self.run_dir / LAUNCHER_LOG).read_text(errors="replace")
+        except OSError:
+            return None
+        text = text[text.rfind("\n--- ") + 1 :]
+        at = text.rfind("Root Cause (first observed failure):")
+        if at < 0:
+            return None
+        block = text[at:]
+        rank = re.search(r"rank\s*:\s*(\d+)", block)
+        code = re.search(r"exitcode\s*:\s*(-?\d+)\s*\(pid:\s*(\d+)\)\s*(\(?\w*\)?)", block)
+        if rank is None or code is None:
+            return None
+        return {
+            "rank": int(rank.group(1)),
+            "exitcode": int(code.group(1)),
+            "pid": int(code.group(2)),
+            "signal": code.group(3).strip("()") or None,
+        }
+
     def _failure_text(self) -> str:
-        """One line on why the job failed: the first worker's exception, and the ranks that
-        ended without a traceback (killed)."""
-        parts = []
-        if self.failures:
-            first = self.failures[0]
-            parts.append(f"rank {first['rank']} failed: {first.get('error')}")
+        """One line on why the job failed: the first rank that raised on its own; else the
+        rank that ended without a traceback (killed: torchrun's root cause names it and the
+        signal), the ranks whose collectives then lost it in a few words."""
+        cause = self._cause()
+        if cause is not None and not _peer_error(cause):
+            return f"rank {cause['rank']} failed: {cause.get('error')}"
+        root = self._root_cause()
         recorded = {f["rank"] for f in self.failures}
         silent = [r for r in self.workers.get("ranks", []) if r and r["rank"] not in recorded]
-        if silent and (not self.failures or _peer_error(self.failures[0])):
+        culprit = None
+        if root is not None and root["rank"] not in recorded:
+            how = (
+                f"was killed by {root['signal']}"
+                if root["signal"]
+                else f"ended with exit code {root['exitcode']} without a traceback"
+            )
+            culprit = f"worker rank {root['rank']} (pid {root['pid']}) {how}"
+        elif silent:
             r = silent[0]
-            parts.insert(
-                0,
-                f"worker rank {r['rank']} (pid {r['pid']}) ended without a traceback (killed?)",
+            culprit = (
+                f"worker rank {r['rank']} (pid {r['pid']}) ended without a traceback (killed?)"
             )
-        if not parts:
-            code = self._process.poll() if self._process is not None else None
-            parts.append(
-                "the job's processes ended without a word"
-                + (f" (launcher exit code {code})" if code is not None else " (killed?)")
+        if culprit is not None:
+            lost = sorted(recorded)
+            return culprit + (
+                f"; torchrun ended the job (rank {', '.join(map(str, lost))} then lost "
+                "its peer in a collective)"
+                if lost
+                else "; torchrun ended the job"
             )
-        return "; ".join(parts)
+        if cause is not None:
+            return f"rank {cause['rank']} failed: {cause.get('error')}"
+        code = self._process.poll() if self._process is not None else None
+        return "the job's processes ended without a word" + (
+            f" (launcher exit code {code})" if code is not None else " (killed?)"
+        )
 
     # ------------------------------------------------------------------ control
     def start(self) -> RemoteRun:
@@ -353,7 +473,7 @@ class RemoteRun(Run):
         with self._cond:
             self._status, self.message = "running", None
             self.failures = []
-        self._launched_at = time.time()
+            self.error = self.traceback_text = None
         self._process = start_launcher(self._command, self.run_dir)
         self._start_tail()
         return self
@@ -476,9 +596,9 @@ class RemoteRun(Run):
         if status not in TERMINAL:
             raise TimeoutError(f"run {self.name!r} still {status} after {timeout} s")
         if status == "failed":
-            text = self.message or "the job failed"
-            if self.failures and self.failures[0].get("traceback"):
-                text += "\n\nworker traceback:\n" + self.failures[0]["traceback"]
+            text = self._failure_traceback()
+            if not text.startswith(self.message or "the job failed"):
+                text = f"{self.message or 'the job failed'}\n\n{text}"
             raise WorkerError(text)
         self._load_checkpoint_weights()
         return self.family.result()
@@ -567,9 +687,19 @@ class RemoteRun(Run):
 
 
 def _peer_error(failure: dict[str, Any]) -> bool:
-    """Whether a worker's failure is the collective noticing a dead peer (not the cause)."""
-    text = f"{failure.get('error')} {failure.get('traceback')}".lower()
-    return any(k in text for k in ("connection closed", "connection reset", "gloo", "nccl", "peer"))
+    """Whether a worker's failure is the collective noticing a dead peer (not the cause).
+    The worker records it ("collective": raised inside torch.distributed, see
+    `distributed._in_collective`); a record without that field (a log's traceback) is
+    judged by its last frame and error line."""
+    if "collective" in failure:
+        return bool(failure["collective"])
+    lines = str(failure.get("traceback") or "").strip().splitlines()
+    frames = [line for line in lines if line.lstrip().startswith("File ")]
+    last = frames[-1] if frames else ""
+    error = str(failure.get("error") or "").lower()
+    return "torch/distributed/" in last.replace("\\", "/") or any(
+        k in error for k in ("connection closed by peer", "connection reset by peer")
+    )
 
 
 def attach(run_dir: str | os.PathLike, *, timeout: float = 30.0) -> RemoteRun:

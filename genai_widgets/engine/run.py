@@ -887,15 +887,21 @@ class Run:
                     return
                 self._cond.wait(left)
 
-    def _non_finite(self, step: int, name: str, value: float) -> None:
+    def _non_finite(self, step: int, name: str, value: float, applied: str | None = None) -> None:
+        """Pause on a non-finite loss at `step`. `applied`: what became of that step's update
+        when it was checked after the step (None: it was checked before, and not applied)."""
         with self._cond:
             self._paused = True
             self._status = "paused"
             self.message = (
-                f"paused at step {step}: {name} is {value} (non-finite loss). The update was not "
-                f"applied; lower the learning rate with run.set(lr=...) and resume, or stop."
+                f"paused at step {step}: {name} is {value} (non-finite loss). "
+                + (applied or "The update was not applied")
+                + "; lower the learning rate with run.set(lr=...) and resume, or stop."
             )
-            self._emit("NonFiniteLoss", {"step": step, "loss": name, "value": str(value)})
+            self._emit(
+                "NonFiniteLoss",
+                {"step": step, "loss": name, "value": str(value), "message": self.message},
+            )
 
     def _snapshot_due(self, step: int, sample_every: int | None) -> bool:
         """Whether the fixed-noise grid is due after `step`: on the first step, then every
