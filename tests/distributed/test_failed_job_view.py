@@ -50,10 +50,10 @@ def test_a_failed_job_shows_the_workers_traceback(tmp_path):
     run._refresh()
     assert run.status == "failed"
     assert "rank 1 failed: ValueError: boom" in run.message
-    assert run.traceback_text == text
+    assert run.traceback_text == f"rank 1's traceback:\n{text}"
     controls = gw.Controls(run)
     try:
-        assert controls.error_text == text  # the dashboard's "Run failed" panel
+        assert controls.error_text == run.traceback_text  # the dashboard's "Run failed" panel
     finally:
         controls.close()
     with pytest.raises(gw.WorkerError, match="boom"):
