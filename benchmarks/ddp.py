@@ -11,7 +11,8 @@ Two measurements, each against a baseline measured in the same run, interleaved:
             the metric all-reduce, rank 0's read of the control table, the 8-byte command
             broadcast, the heartbeat) inside a 2-rank torchrun job: blocks of steps with it and
             without it alternate in the same processes, on the same model, data and gradient
-            all-reduce. `control_cost` = 1 - (steps/s with it) / (steps/s without it).
+            all-reduce. `control_cost` = 1 - (steps/s with it) / (steps/s without it); and,
+            directly, rank 0's time inside after_step as a fraction of those blocks' time.
 
 Prints JSON (medians and every round):
     python benchmarks/ddp.py [--rounds 3] [--steps 60] [--warmup 10] [--procs 2]
@@ -170,6 +171,8 @@ def control_worker(out_path: str, blocks: int, steps: int, batch_size: int, seed
     def next_real() -> torch.Tensor:
         return next(batches)
 
+    inside = {"seconds": 0.0, "total": 0.0}  # time in after_step, and in with-blocks
+
     def block(with_control: bool) -> float:
         dist.barrier()
         t0 = time.perf_counter()
@@ -177,12 +180,18 @@ def control_worker(out_path: str, blocks: int, steps: int, batch_size: int, seed
             values = run.family.step(next_real, settings, run.step + 1, check_finite=False)
             run.step += 1
             if with_control:
+                c0 = time.perf_counter()
                 control.after_step(run, values)
+                inside["seconds"] += time.perf_counter() - c0
         dist.barrier()
-        return steps / (time.perf_counter() - t0)
+        elapsed = time.perf_counter() - t0
+        if with_control:
+            inside["total"] += elapsed
+        return steps / elapsed
 
     block(True)  # warm-up: first steps, the heartbeat's first write
     block(False)
+    inside.update(seconds=0.0, total=0.0)
     rates: dict[str, list[float]] = {"with": [], "without": []}
     for b in range(blocks):
         order = [True, False] if b % 2 == 0 else [False, True]
@@ -191,6 +200,8 @@ def control_worker(out_path: str, blocks: int, steps: int, batch_size: int, seed
     control.close()
     run._store.close()
     if rank == 0:
+        rates["inside_fraction"] = [inside["seconds"] / inside["total"]]
+        rates["inside_ms_per_step"] = [1e3 * inside["seconds"] / (steps * blocks)]
         Path(out_path).write_text(json.dumps(rates))
     dist.destroy_process_group()
 
@@ -204,12 +215,16 @@ def control_cost(args: argparse.Namespace, root: str) -> dict:
     subprocess.run(cmd, check=True, env=env, stdout=sys.stderr, stderr=sys.stderr)
     rates = json.loads(Path(out).read_text())
     pairs = [w / wo for w, wo in zip(rates["with"], rates["without"], strict=True)]
+    fraction, per_step = rates.pop("inside_fraction")[0], rates.pop("inside_ms_per_step")[0]
     return {
         "median": {
             "with_control_steps_per_s": statistics.median(rates["with"]),
             "without_control_steps_per_s": statistics.median(rates["without"]),
             "with_vs_without": statistics.median(pairs),
             "control_cost": 1 - statistics.median(pairs),
+            # Measured directly: rank 0's time inside after_step over its with-blocks' time.
+            "after_step_fraction_of_step_time": fraction,
+            "after_step_ms_per_step": per_step,
         },
         "blocks": [{"with": w, "without": wo} for w, wo in zip(*rates.values(), strict=True)],
     }

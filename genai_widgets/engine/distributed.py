@@ -17,10 +17,12 @@ control channel.
 - Rank 0 alone writes the run's store: metrics averaged over the ranks, snapshots,
   checkpoints, events, and a heartbeat (step, time, world size, status) about once a second.
   Other ranks keep a throw-away store of their own.
-- Control: the notebook writes commands into the store's control table. After each step rank
+- Control: the notebook writes commands into the store's control table. At a poll step rank
   0 reads the new ones and broadcasts them, so every rank applies them at the same step
-  boundary; rank 0 acknowledges each with that step. While paused the ranks meet every
-  `POLL_SECONDS` over the same broadcast, so none sits in a collective into its timeout.
+  boundary; rank 0 acknowledges each with that step. Rank 0 polls after every step of a slow
+  job and about every `POLL_EVERY_SECONDS` of a fast one (the broadcast names the next poll
+  step, so the ranks agree on it without another collective). While paused the ranks meet
+  every `POLL_SECONDS` over the same broadcast, so none sits in a collective into its timeout.
 
 Nothing here knows a family: the family's own `rank_streams` gives each rank its random
 streams (noise, augmentation, dropout)."""
@@ -55,6 +57,8 @@ FAILURES_DIR = "failures"  # rank<r>.json: a worker's exception and traceback
 LOCK_FILE = "writer.lock"  # held by rank 0 while it writes the store
 HEARTBEAT_SECONDS = 1.0
 POLL_SECONDS = 0.2  # how often paused ranks meet to read the control channel
+POLL_EVERY_SECONDS = 0.05  # a running job's polls, at least every step and this far apart
+MAX_POLL_STEPS = 100  # and at most this many steps apart
 RANK_SEED_STRIDE = 7919  # rank r > 0 draws from seed + r * stride (+ the step it starts at)
 
 
@@ -93,14 +97,26 @@ class Control:
 
     poll_seconds = POLL_SECONDS
 
-    def __init__(self, run_dir: Path, rank: int, world: int, group: Any, workers: list[dict]):
+    def __init__(
+        self,
+        run_dir: Path,
+        rank: int,
+        world: int,
+        group: Any,
+        workers: list[dict],
+        checked: Any = None,
+    ):
+        """`checked`: which metrics must be finite (the run's sink's mask by default), the
+        same on every rank: every rank checks the averaged metrics and pauses alike."""
         self.run_dir, self.rank, self.world, self.group = run_dir, rank, world, group
         self.workers = workers
+        self._checked = checked
+        self._next_poll = 0  # the step after which the ranks next read the channel
+        self._polled = (0, time.perf_counter())  # rank 0: the step and time of the last poll
         self._reader = RunReader(run_dir) if rank == 0 else None
         self._cursor = self._first_unapplied() if rank == 0 else 0
-        self._paused_sent = False
         self._last_beat = 0.0
-        self._flag = torch.zeros(1, dtype=torch.int64)
+        self._flag = torch.zeros(2, dtype=torch.int64)  # command count, next poll step
         self._dropped_seen = gradients.dropped_updates
 
     def _first_unapplied(self) -> int:
@@ -118,10 +134,11 @@ class Control:
             values = values.detach().float().clone()
             dist.all_reduce(values)
             values /= self.world
-        if self.rank == 0 and self.world > 1 and values.device.type == "cpu":
-            # Metrics the family does not leave NaN on purpose must be finite; rank 0 pauses,
-            # and the pause goes to every rank through the channel below.
-            checked = run._sink._checked
+        if self.world > 1 and (values.device.type == "cpu" or run.step >= self._next_poll):
+            # Metrics the family does not leave NaN on purpose must be finite. The average is
+            # the same on every rank, so every rank pauses at this same step. (On a GPU at
+            # poll steps only: reading the values syncs the device.)
+            checked = run._sink._checked if self._checked is None else self._checked
             bad = [
                 (name, v)
                 for name, v, c in zip(run._metric_names, values.tolist(), checked, strict=True)
@@ -138,7 +155,8 @@ class Control:
                     "gradients were finite)"
                 )
                 run._non_finite(run.step, bad[0][0], bad[0][1], applied)
-        self.poll(run)
+        if run.step >= self._next_poll or run._paused:
+            self.poll(run)
         return values
 
     def paused_wait(self, run: Any) -> None:
@@ -157,11 +175,11 @@ class Control:
             ]
             if commands:
                 self._cursor = commands[-1]["id"]
-            if run._paused and not self._paused_sent:  # rank 0 paused itself (a NaN loss)
-                commands.insert(0, {"id": None, "command": "pause", "args": {}})
+            self._next_poll = self._schedule(run)
         if self.world > 1:
-            self._flag[0] = len(commands)
+            self._flag[0], self._flag[1] = len(commands), self._next_poll
             dist.broadcast(self._flag, 0, group=self.group)
+            self._next_poll = int(self._flag[1])
             if int(self._flag[0]):
                 box = [commands]
                 dist.broadcast_object_list(box, 0, group=self.group)
@@ -172,11 +190,21 @@ class Control:
                 run._store.ack_command(command["id"], run.step)
                 if error:
                     run._emit("CommandRejected", {"id": command["id"], "error": error})
-        self._paused_sent = run._paused
         if self.rank == 0:
             now = time.time()
             if now - self._last_beat >= HEARTBEAT_SECONDS:
                 self.beat(run)
+
+    def _schedule(self, run: Any) -> int:
+        """Rank 0: the step after which the ranks poll next: the next step of a slow or paused
+        job; about `POLL_EVERY_SECONDS` of steps ahead at the rate since the last poll."""
+        step, now = run.step, time.perf_counter()
+        last_step, last_time = self._polled
+        self._polled = (step, now)
+        if run._paused or step <= last_step or now <= last_time:
+            return step + 1
+        rate = (step - last_step) / (now - last_time)
+        return step + max(1, min(MAX_POLL_STEPS, int(POLL_EVERY_SECONDS * rate)))
 
     def beat(self, run: Any, status: str | None = None) -> None:
         self._last_beat = time.time()
@@ -417,10 +445,14 @@ def worker_main(config: RunConfig) -> int:
     run = None
     try:
         run = _open_rank_run(config, rank, run_dir)
+        checked = run._sink._checked.copy()  # which metrics must be finite
+        if world > 1:
+            # No rank pauses on its own (the CUDA sink's check): the channel checks the
+            # averaged metrics, alike on every rank.
+            run._sink._checked[:] = False
         if rank != 0:
             run._primary = False  # no snapshots, checkpoints, health or evaluations
             run._evaluations = EvaluationRunner(run)
-            run._sink._checked[:] = False  # rank 0 decides on non-finite metrics
         if run._batches is not None:
             run._batches = RankBatches(run._batches, rank, world)
         workers: list[Any] = [None] * world
@@ -437,7 +469,7 @@ def worker_main(config: RunConfig) -> int:
             enable_gradient_averaging()
             if cuda:
                 sync_batch_norm(run.family)
-        control = Control(run_dir, rank, world, group, workers)
+        control = Control(run_dir, rank, world, group, workers, checked=checked)
         run._dist = control
         if rank == 0:
             run._store.set_meta(

@@ -82,3 +82,31 @@ def test_control_round_trip_on_two_ranks(tmp_path):
         assert torch.isclose(total, torch.tensor(ranks[0]["checksum"], dtype=torch.float64))
     finally:
         run.kill(timeout=5)
+
+
+def test_a_fast_job_polls_every_few_steps_and_stays_in_step(tmp_path):
+    """Hundreds of steps a second (the 2-D toy): the ranks read the channel only every few
+    steps (the broadcast names the next poll step), and still apply each command together:
+    a pause, two single steps of exactly one step each, resume, stop; the ranks agree."""
+    run = gw.train_gan(
+        data="ring", max_steps=100_000, nproc=2, batch_size=64, run_dir=str(tmp_path / "fast")
+    )
+    try:
+        _until(lambda: run.step >= 300)
+        run.pause()
+        _until(lambda: run.status == "paused")
+        paused_at = run.step
+        assert run.step_once() == paused_at + 1
+        assert run.step_once() == paused_at + 2
+        run.resume()
+        _until(lambda: run.step > paused_at + 50)
+        run.stop()
+        assert run.wait(60) == "stopped"
+        commands = run.commands
+        assert [c["command"] for c in commands] == ["pause", "step", "step", "resume", "stop"]
+        applied = [c["applied_step"] for c in commands]
+        assert applied[:4] == [paused_at, paused_at, paused_at + 1, paused_at + 2], commands
+        final = run.ranks_final
+        assert final["agree"] and final["ranks"][0]["step"] == applied[4], final
+    finally:
+        run.kill(timeout=5)
