@@ -127,14 +127,29 @@ class Control:
 
     # -- called by the Run's trainer ----------------------------------------------------------
     def after_step(self, run: Any, values: torch.Tensor) -> torch.Tensor:
-        """The step's metrics averaged over the ranks; then the control channel."""
+        """The step's metrics averaged over the ranks; then, at a poll step, the control
+        channel. On the CPU both travel in one all-reduce: the metrics, and rank 0's command
+        count and next poll step (the other ranks add zeros)."""
         dropped = gradients.dropped_updates - self._dropped_seen
         self._dropped_seen = gradients.dropped_updates
+        polling = run.step >= self._next_poll or run._paused
+        commands = self._read(run) if polling and self.rank == 0 else []
+        count: int | None = None  # known from the all-reduce, else from the broadcast
         if self.world > 1:
-            values = values.detach().float().clone()
-            dist.all_reduce(values)
-            values /= self.world
-        if self.world > 1 and (values.device.type == "cpu" or run.step >= self._next_poll):
+            if values.device.type == "cpu" and self.group is None:
+                packed = torch.zeros(values.numel() + 2, dtype=torch.float64)
+                packed[: values.numel()] = values.detach().reshape(-1)
+                if polling and self.rank == 0:
+                    packed[-2], packed[-1] = len(commands), self._next_poll
+                dist.all_reduce(packed)
+                values = (packed[: values.numel()] / self.world).to(torch.float32)
+                if polling:
+                    count, self._next_poll = int(packed[-2]), int(packed[-1])
+            else:
+                values = values.detach().float().clone()
+                dist.all_reduce(values)
+                values /= self.world
+        if self.world > 1 and (values.device.type == "cpu" or polling):
             # Metrics the family does not leave NaN on purpose must be finite. The average is
             # the same on every rank, so every rank pauses at this same step. (On a GPU at
             # poll steps only: reading the values syncs the device.)
@@ -155,8 +170,8 @@ class Control:
                     "gradients were finite)"
                 )
                 run._non_finite(run.step, bad[0][0], bad[0][1], applied)
-        if run.step >= self._next_poll or run._paused:
-            self.poll(run)
+        if polling:
+            self._share_and_apply(run, commands, count)
         return values
 
     def paused_wait(self, run: Any) -> None:
@@ -167,20 +182,29 @@ class Control:
 
     # -- the channel ----------------------------------------------------------------------------
     def poll(self, run: Any) -> None:
-        commands: list[dict[str, Any]] = []
-        if self.rank == 0:
-            assert self._reader is not None
-            commands = [
-                c for c in self._reader.commands_after(self._cursor) if c["applied_step"] is None
-            ]
-            if commands:
-                self._cursor = commands[-1]["id"]
-            self._next_poll = self._schedule(run)
+        """Read the channel now, with every rank (they all call this at the same point)."""
+        self._share_and_apply(run, self._read(run) if self.rank == 0 else [], None)
+
+    def _read(self, run: Any) -> list[dict[str, Any]]:
+        """Rank 0: the commands not yet applied, and the next poll step (`_schedule`)."""
+        assert self._reader is not None
+        commands = [
+            c for c in self._reader.commands_after(self._cursor) if c["applied_step"] is None
+        ]
+        if commands:
+            self._cursor = commands[-1]["id"]
+        self._next_poll = self._schedule(run)
+        return commands
+
+    def _share_and_apply(self, run: Any, commands: list[dict[str, Any]], count: int | None) -> None:
+        """Rank 0's commands to every rank (`count` already known: from the all-reduce), then
+        applied by every rank at this step; rank 0 acknowledges them and beats."""
         if self.world > 1:
-            self._flag[0], self._flag[1] = len(commands), self._next_poll
-            dist.broadcast(self._flag, 0, group=self.group)
-            self._next_poll = int(self._flag[1])
-            if int(self._flag[0]):
+            if count is None:
+                self._flag[0], self._flag[1] = len(commands), self._next_poll
+                dist.broadcast(self._flag, 0, group=self.group)
+                count, self._next_poll = int(self._flag[0]), int(self._flag[1])
+            if count:
                 box = [commands]
                 dist.broadcast_object_list(box, 0, group=self.group)
                 commands = box[0]
