@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness.jobs import until
+
 import genai_widgets as gw
 from genai_widgets.engine.checkpoint import list_checkpoints
 from genai_widgets.engine.remote import _pid_alive
@@ -20,13 +22,6 @@ from genai_widgets.engine.remote import _pid_alive
 PACKAGE_ROOT = str(Path(gw.__file__).resolve().parents[1])
 FLAGS = ["--data", "digits", "--max-steps", "400", "--batch-size", "16", "--device", "cpu"]
 FLAGS += ["--step-delay", "0.05", "--sample-every", "50"]
-
-
-def _until(predicate, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def _start(command: list[str], run_dir: Path) -> subprocess.Popen:
@@ -51,23 +46,23 @@ def _attach(run_dir: Path, process: subprocess.Popen) -> gw.RemoteRun:
         assert process.poll() is None, (run_dir.parent / f"{run_dir.name}.log").read_text()
         return (run_dir / "config.json").exists()
 
-    _until(started, 120)
+    until(started, 120)
     return gw.attach(run_dir, timeout=120)
 
 
 def _steer(run: gw.RemoteRun, world: int, stop=None) -> list[int]:
     """Watch the step grow, pause, resume, stop (`run.stop()`, or `stop()`: Ctrl-C in the
     terminal); returns every pid the job had."""
-    _until(lambda: run.step >= 3, 120)
+    until(lambda: run.step >= 3, 120)
     assert run.status == "running"
     assert run.workers["world_size"] == world
     run.pause()
-    _until(lambda: run.status == "paused")
+    until(lambda: run.status == "paused")
     paused_at = run.step
     time.sleep(1.0)
     assert run.step == paused_at  # no rows while paused
     run.resume()
-    _until(lambda: run.step > paused_at)
+    until(lambda: run.step > paused_at)
     (stop or run.stop)()
     assert run.wait(90) == "stopped"
     commands = run.commands
@@ -82,7 +77,7 @@ def _steer(run: gw.RemoteRun, world: int, stop=None) -> list[int]:
 def _ended(process: subprocess.Popen, pids: list[int], run_dir: Path, code: int | None = 0) -> None:
     got = process.wait(90)
     assert code is None or got == code, (run_dir.parent / f"{run_dir.name}.log").read_text()
-    _until(lambda: not any(_pid_alive(p) for p in pids), 30)
+    until(lambda: not any(_pid_alive(p) for p in pids), 30)
 
 
 def _cleanup(process: subprocess.Popen) -> None:
@@ -147,7 +142,7 @@ def test_cli_job_whose_worker_is_killed_exits_1_and_says_why(tmp_path):
     process = _start([*command, "--run-dir", str(run_dir)], run_dir)
     try:
         run = _attach(run_dir, process)
-        _until(lambda: run.step >= 3, 120)
+        until(lambda: run.step >= 3, 120)
         victim = next(r for r in run.workers["ranks"] if r["rank"] == 1)
         os.kill(victim["pid"], signal.SIGKILL)
         assert process.wait(120) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import torch
+from harness.jobs import small_job, until
 
 import genai_widgets as gw
 from genai_widgets.engine.checkpoint import list_checkpoints
@@ -17,44 +18,30 @@ from genai_widgets.engine.remote import _pid_alive
 NEW_LR = 3e-4
 
 
-def _until(predicate, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def _applied(run, n: int) -> bool:
     commands = run.commands
     return len(commands) >= n and commands[n - 1]["applied_step"] is not None
 
 
 def test_control_round_trip_on_two_ranks(tmp_path):
-    run = gw.train_gan(
-        data="digits",
-        max_steps=400,
-        nproc=2,
-        batch_size=16,
-        step_delay=0.05,
-        run_dir=str(tmp_path / "job"),
-    )
+    run = small_job(tmp_path / "job")
     try:
         assert isinstance(run, gw.RemoteRun)
-        _until(lambda: run.step >= 3 and run.workers.get("ranks"))
+        until(lambda: run.step >= 3 and run.workers.get("ranks"))
         assert run.workers["world_size"] == 2
         run.set(lr=NEW_LR)
-        _until(lambda: _applied(run, 1))
+        until(lambda: _applied(run, 1))
         run.pause()
-        _until(lambda: run.status == "paused")
+        until(lambda: run.status == "paused")
         paused_at = run.step
         time.sleep(2.0)
         assert run.step == paused_at  # no metric rows while paused
         run.resume()
-        _until(lambda: run.step > paused_at)
+        until(lambda: run.step > paused_at)
         run.stop()
         assert run.wait(60) == "stopped"
         pids = [r["pid"] for r in run.workers["ranks"]]
-        _until(lambda: not any(_pid_alive(p) for p in pids), 30)
+        until(lambda: not any(_pid_alive(p) for p in pids), 30)
         assert run._process.wait(30) == 0  # the launcher's exit code
 
         commands = run.commands
@@ -92,14 +79,14 @@ def test_a_fast_job_polls_every_few_steps_and_stays_in_step(tmp_path):
         data="ring", max_steps=100_000, nproc=2, batch_size=64, run_dir=str(tmp_path / "fast")
     )
     try:
-        _until(lambda: run.step >= 300)
+        until(lambda: run.step >= 300)
         run.pause()
-        _until(lambda: run.status == "paused")
+        until(lambda: run.status == "paused")
         paused_at = run.step
         assert run.step_once() == paused_at + 1
         assert run.step_once() == paused_at + 2
         run.resume()
-        _until(lambda: run.step > paused_at + 50)
+        until(lambda: run.step > paused_at + 50)
         run.stop()
         assert run.wait(60) == "stopped"
         commands = run.commands

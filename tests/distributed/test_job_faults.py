@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 
 import cloudpickle
 import numpy as np
 import pytest
 import torch
+from harness.jobs import job_pids, small_job, until
 from torch import nn
 
 import genai_widgets as gw
@@ -22,13 +22,6 @@ from genai_widgets.engine.remote import _pid_alive
 
 NAN_AT_CALL = 40  # rank 1's critic returns NaN once, at this forward call (about step 13)
 RAISE_AT_CALL = 110  # and raises from this call on (well after the resume)
-
-
-def _until(predicate, timeout: float = 90.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out: {what}"
-        time.sleep(0.05)
 
 
 def explode_on_rank_one(calls: int) -> None:
@@ -89,10 +82,6 @@ def _generator() -> nn.Module:
     return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
 
 
-def _pids(run: gw.RemoteRun) -> list[int]:
-    return [r["pid"] for r in run.workers["ranks"]] + [run.workers["launcher_pid"]]
-
-
 def test_nan_then_raising_worker(tmp_path):
     """One job: rank 1's NaN pauses it (the update dropped on every rank, so training goes
     on after resume); then rank 1 raises: every process ends, status "failed", and the
@@ -110,7 +99,7 @@ def test_nan_then_raising_worker(tmp_path):
         )
     )
     try:
-        _until(lambda: run.status == "paused", what="the pause on rank 1's NaN")
+        until(lambda: run.status == "paused", what="the pause on rank 1's NaN")
         paused_at = run.step
         assert "non-finite loss" in run.message
         assert "not applied" in run.message
@@ -120,10 +109,10 @@ def test_nan_then_raising_worker(tmp_path):
         def pauses() -> int:
             return sum(e.kind == "NonFiniteLoss" for e in run.events_since(0)[1])
 
-        _until(lambda: run.step >= paused_at + 5 or pauses() > 1 or run.wait(0) == "failed")
+        until(lambda: run.step >= paused_at + 5 or pauses() > 1 or run.wait(0) == "failed")
         assert pauses() == 1 and run.step >= paused_at + 5
         assert run.wait(90) == "failed"
-        assert not any(_pid_alive(p) for p in _pids(run))
+        assert not any(_pid_alive(p) for p in job_pids(run))
         assert run.message.startswith("rank 1 failed: RuntimeError: the user's critic broke")
         with pytest.raises(gw.WorkerError) as raised:
             run.result()
@@ -138,41 +127,24 @@ def test_nan_then_raising_worker(tmp_path):
 
 
 def test_sigkilled_worker_fails_the_job(tmp_path):
-    run = gw.train_gan(
-        data="digits",
-        max_steps=400,
-        nproc=2,
-        batch_size=16,
-        step_delay=0.05,
-        max_restarts=0,
-        run_dir=str(tmp_path / "job"),
-    )
+    run = small_job(tmp_path / "job", max_restarts=0)
     try:
-        _until(lambda: run.step >= 3 and run.workers.get("ranks"), what="the first steps")
-        pids = _pids(run)
+        until(lambda: run.step >= 3 and run.workers.get("ranks"), what="the first steps")
+        pids = job_pids(run)
         os.kill(run.workers["ranks"][1]["pid"], signal.SIGKILL)
         # The handle sees the dead pid at its next read, named by its rank.
-        _until(lambda: "rank 1" in (run.message or ""), 30, "the dead rank named")
+        until(lambda: "rank 1" in (run.message or ""), 30, "the dead rank named")
         assert run.wait(60) == "failed"
         assert "worker rank 1" in run.message and "SIGKILL" in run.message
-        _until(lambda: not any(_pid_alive(p) for p in pids), 30, "every pid gone")
+        until(lambda: not any(_pid_alive(p) for p in pids), 30, "every pid gone")
     finally:
         run.kill(timeout=5)
 
 
 def test_restart_resumes_from_the_last_checkpoint(tmp_path):
-    run = gw.train_gan(
-        data="digits",
-        max_steps=40,
-        nproc=2,
-        batch_size=16,
-        step_delay=0.05,
-        checkpoint_every=5,
-        max_restarts=1,
-        run_dir=str(tmp_path / "job"),
-    )
+    run = small_job(tmp_path / "job", max_steps=40, checkpoint_every=5, max_restarts=1)
     try:
-        _until(lambda: list_checkpoints(run.run_dir) and run.step >= 8, what="a checkpoint")
+        until(lambda: list_checkpoints(run.run_dir) and run.step >= 8, what="a checkpoint")
         killed_at = run.step
         os.kill(run.workers["ranks"][1]["pid"], signal.SIGKILL)
         seen: list[np.ndarray] = []
@@ -183,7 +155,7 @@ def test_restart_resumes_from_the_last_checkpoint(tmp_path):
                 run.workers.get("attempt") == 1 and run.step > killed_at or run.wait(0) == "failed"
             )
 
-        _until(watch, 120, "the restarted group past the kill point")
+        until(watch, 120, "the restarted group past the kill point")
         assert run.wait(120) == "finished", run.message
         assert run.message is None
         assert run.step == 40

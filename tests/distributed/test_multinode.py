@@ -14,17 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+from harness.jobs import until
+
 import genai_widgets as gw
 from genai_widgets.engine.remote import _pid_alive
 
 PACKAGE_ROOT = str(Path(gw.__file__).resolve().parents[1])
-
-
-def _until(predicate, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def _free_port() -> int:
@@ -61,18 +56,18 @@ def test_two_nodes_on_one_host_train_and_are_steered(tmp_path):
             start_new_session=True,
         )
     try:
-        _until(lambda: run.step >= 3 and run.workers.get("ranks"), 120)
+        until(lambda: run.step >= 3 and run.workers.get("ranks"), 120)
         assert run.status == "running"
         assert run.workers["world_size"] == 2
         assert sorted(r["rank"] for r in run.workers["ranks"]) == [0, 1]
         run.pause()
-        _until(lambda: run.status == "paused")
+        until(lambda: run.status == "paused")
         paused_at = run.step
         time.sleep(1.0)
         assert run.step == paused_at
         run.set(lr=1e-4)
         run.resume()
-        _until(lambda: run.step > paused_at)
+        until(lambda: run.step > paused_at)
         run.stop()
         assert run.wait(90) == "stopped"
         commands = run.commands
@@ -81,7 +76,7 @@ def test_two_nodes_on_one_host_train_and_are_steered(tmp_path):
         assert run.settings["lr"] == 1e-4
         assert other.wait(90) == 0, (tmp_path / "node2.log").read_text()
         pids = [r["pid"] for r in run.workers["ranks"]] + [run._process.pid, other.pid]
-        _until(lambda: not any(_pid_alive(p) for p in pids), 30)
+        until(lambda: not any(_pid_alive(p) for p in pids), 30)
     finally:
         run.kill(timeout=5)
         if other.poll() is None:
