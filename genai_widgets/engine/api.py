@@ -74,17 +74,12 @@ def build_run(config: RunConfig) -> Run:
 def _build_job(config: RunConfig, family_class: type[Family]) -> Any:
     """A torchrun job's handle (`launch.prepare_job`); its `start()` launches the job."""
     from .launch import prepare_job
-    from .remote import live_job
+    from .remote import refuse_live_job
 
     _check_name_free(config)
     if config.run_dir:
         run_dir = Path(config.run_dir).resolve()
-        live = live_job(run_dir)
-        if live:
-            raise RuntimeError(
-                f"{run_dir} is used by a live job ({live}); refusing to start a second "
-                f"writer: attach to it with gw.attach({str(run_dir)!r}) or choose another run_dir"
-            )
+        refuse_live_job(run_dir)
         config = config.replace(run_dir=str(run_dir))
     existed = Path(config.run_dir).exists() if config.run_dir else False
     run_dir, config = _prepare_run_dir(config)

@@ -94,18 +94,21 @@ def check_world(config: RunConfig) -> None:
         )
 
 
+def _write_launch(run_dir: Path, payload: bytes) -> None:
+    """The shipped config, written atomically where the workers read it."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-launch-", dir=run_dir)
+    with os.fdopen(fd, "wb") as f:
+        f.write(payload)
+    os.replace(tmp, run_dir / LAUNCH_FILE)
+
+
 def prepare_job(config: RunConfig, family_class: Any, run_dir: Path) -> Any:
     """Validate and build the run here (on the CPU: the kernel keeps a copy of the family to
     sample from the weights rank 0 publishes), write the shipped config, and return the
     unstarted handle."""
-    from .remote import RemoteRun, live_job
+    from .remote import RemoteRun, refuse_live_job
 
-    live = live_job(run_dir)
-    if live:
-        raise RuntimeError(
-            f"{run_dir} is used by a live job ({live}); refusing to start a second writer: "
-            f"attach to it with gw.attach({str(run_dir)!r}) or choose another run_dir"
-        )
+    refuse_live_job(run_dir)
     local = config.replace(device="cpu", nproc=1, nnodes=1)
     built = family_class.build(local, torch.device("cpu"))
     resolved = built.config.replace(
@@ -117,10 +120,7 @@ def prepare_job(config: RunConfig, family_class: Any, run_dir: Path) -> Any:
     check_world(resolved)
     payload = ship(resolved)
     run_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-launch-", dir=run_dir)
-    with os.fdopen(fd, "wb") as f:
-        f.write(payload)
-    os.replace(tmp, run_dir / LAUNCH_FILE)
+    _write_launch(run_dir, payload)
     store = RunStore(run_dir)  # the tables exist before a worker starts: the handle reads them
     store.set_meta("family", family_class.name)
     store.flush()
@@ -134,24 +134,16 @@ def prepare_resume(local: Any, job: dict[str, Any]) -> Any:
     config); `job` the torchrun fields (nproc, nnodes, rdzv_endpoint, rdzv_id,
     max_restarts). Returns the unstarted handle; rank 0 resumes from the last checkpoint."""
     from .config import check_launch
-    from .remote import RemoteRun, live_job
+    from .remote import RemoteRun, refuse_live_job
 
     run_dir = Path(local.run_dir).resolve()
-    live = live_job(run_dir)
-    if live:
-        raise RuntimeError(
-            f"{run_dir} is used by a live job ({live}); attach to it with "
-            f"gw.attach({str(run_dir)!r}) instead"
-        )
+    refuse_live_job(run_dir)
     config = local.config.replace(run_dir=str(run_dir), **job)
     check_launch(config)
     check_world(config)
     payload = ship(config)
     local._store.close()  # the job's rank 0 writes the store from here on
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-launch-", dir=run_dir)
-    with os.fdopen(fd, "wb") as f:
-        f.write(payload)
-    os.replace(tmp, run_dir / LAUNCH_FILE)
+    _write_launch(run_dir, payload)
     return RemoteRun(config, local.family, run_dir, command=torchrun_command(config, run_dir))
 
 

@@ -101,6 +101,16 @@ def live_job(run_dir: Path) -> str | None:
     return None
 
 
+def refuse_live_job(run_dir: Path) -> None:
+    """RuntimeError when a live job writes `run_dir`: one writer a store."""
+    live = live_job(run_dir)
+    if live:
+        raise RuntimeError(
+            f"{run_dir} is used by a live job ({live}); refusing to start a second writer: "
+            f"attach to it with gw.attach({str(run_dir)!r}) or choose another run_dir"
+        )
+
+
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     try:
         reader = RunReader(run_dir)
@@ -805,4 +815,4 @@ def _config_of(run_dir: Path, saved: dict[str, Any], family_class: Any) -> RunCo
     return build_config(cls, fields)
 
 
-__all__ = ["RemoteRun", "WorkerError", "attach", "live_job", "writer_locked"]
+__all__ = ["RemoteRun", "WorkerError", "attach", "live_job", "refuse_live_job", "writer_locked"]
