@@ -8,8 +8,8 @@ Two measurements, each against a baseline measured in the same run, interleaved:
             global batch. steps/s and images/s from the store's time column, after a warm-up.
             Rounds alternate the order of the two arms.
   control   the per-step cost of the job's control channel (`distributed.Control.after_step`:
-            the metric all-reduce, rank 0's read of the control table, the 8-byte command
-            broadcast, the heartbeat) inside a 2-rank torchrun job: blocks of steps with it and
+            the metric all-reduce, which also carries rank 0's command count, rank 0's read of
+            the control table, the heartbeat) inside a 2-rank torchrun job: blocks of steps with it and
             without it alternate in the same processes, on the same model, data and gradient
             all-reduce. `control_cost` = 1 - (steps/s with it) / (steps/s without it); and,
             directly, rank 0's time inside after_step as a fraction of those blocks' time.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -179,10 +180,16 @@ def control_worker(out_path: str, blocks: int, steps: int, batch_size: int, seed
         for _ in range(steps):
             values = run.family.step(next_real, settings, run.step + 1, check_finite=False)
             run.step += 1
-            if with_control:
+            if with_control:  # the job's way: the channel adds the averaged row
                 c0 = time.perf_counter()
-                control.after_step(run, values)
+                control.after_step(run, values, 0.0, math.nan)
                 inside["seconds"] += time.perf_counter() - c0
+            else:  # one process's way: this rank's row
+                run._sink.add(run.step, 0.0, values, math.nan)
+        if with_control:
+            c0 = time.perf_counter()
+            control.settle(run)  # the block's last step in flight
+            inside["seconds"] += time.perf_counter() - c0
         dist.barrier()
         elapsed = time.perf_counter() - t0
         if with_control:

@@ -112,6 +112,7 @@ class Control:
         self.workers = workers
         self._checked = checked
         self._next_poll = 0  # the step after which the ranks next read the channel
+        self._pending: dict[str, Any] | None = None  # the step in flight (`settle`)
         self._polled = (0, time.perf_counter())  # rank 0: the step and time of the last poll
         self._reader = RunReader(run_dir) if rank == 0 else None
         self._cursor = self._first_unapplied() if rank == 0 else 0
@@ -126,57 +127,104 @@ class Control:
         return max(applied, default=0)
 
     # -- called by the Run's trainer ----------------------------------------------------------
-    def after_step(self, run: Any, values: torch.Tensor) -> torch.Tensor:
-        """The step's metrics averaged over the ranks; then, at a poll step, the control
-        channel. On the CPU both travel in one all-reduce: the metrics, and rank 0's command
-        count and next poll step (the other ranks add zeros)."""
+    def after_step(self, run: Any, values: torch.Tensor, elapsed: float, lr: float) -> None:
+        """The step's metrics, averaged over the ranks, into the run's sink (its row of
+        `run.step`, at `elapsed` s with `lr`); then, at a poll step, the control channel.
+
+        On the CPU one all-reduce carries the metrics with rank 0's command count and next
+        poll step (the other ranks add zeros), and it runs in the background: this step's
+        is settled at the next step (`settle`), so no rank waits here for the others to
+        finish their step. Its row, its finiteness check and its commands land then, one
+        step later. A GPU job (metrics over NCCL, the channel over gloo) and a one-process
+        run settle at once."""
         dropped = gradients.dropped_updates - self._dropped_seen
         self._dropped_seen = gradients.dropped_updates
-        polling = run.step >= self._next_poll or run._paused
-        commands = self._read(run) if polling and self.rank == 0 else []
-        count: int | None = None  # known from the all-reduce, else from the broadcast
+        step = run.step
+        if self.world > 1 and values.device.type == "cpu" and self.group is None:
+            self.settle(run)  # the step before: its row, its check, its commands
+            polling = step >= self._next_poll or run._paused
+            commands = self._read(run) if polling and self.rank == 0 else []
+            n = values.numel()
+            packed = torch.zeros(n + 2, dtype=torch.float64)
+            packed[:n] = values.detach().reshape(-1)
+            if polling and self.rank == 0:
+                packed[-2], packed[-1] = len(commands), self._next_poll
+            self._pending = {
+                "work": dist.all_reduce(packed, async_op=True),
+                "packed": packed,
+                "n": n,
+                "row": (step, elapsed, lr),
+                "polling": polling,
+                "commands": commands,
+                "dropped": dropped,
+                "added": False,
+            }
+            return
+        polling = step >= self._next_poll or run._paused
         if self.world > 1:
-            if values.device.type == "cpu" and self.group is None:
-                packed = torch.zeros(values.numel() + 2, dtype=torch.float64)
-                packed[: values.numel()] = values.detach().reshape(-1)
-                if polling and self.rank == 0:
-                    packed[-2], packed[-1] = len(commands), self._next_poll
-                dist.all_reduce(packed)
-                values = (packed[: values.numel()] / self.world).to(torch.float32)
-                if polling:
-                    count, self._next_poll = int(packed[-2]), int(packed[-1])
-            else:
-                values = values.detach().float().clone()
-                dist.all_reduce(values)
-                values /= self.world
+            values = values.detach().float().clone()
+            dist.all_reduce(values)
+            values /= self.world
+        run._sink.add(step, elapsed, values, lr)
         if self.world > 1 and (values.device.type == "cpu" or polling):
-            # Metrics the family does not leave NaN on purpose must be finite. The average is
-            # the same on every rank, so every rank pauses at this same step. (On a GPU at
-            # poll steps only: reading the values syncs the device.)
-            checked = run._sink._checked if self._checked is None else self._checked
-            bad = [
-                (name, v)
-                for name, v, c in zip(run._metric_names, values.tolist(), checked, strict=True)
-                if c and not math.isfinite(v)
-            ]
-            if bad:
-                # A job checks the loss after the step (every rank must take the same step);
-                # non-finite gradients were dropped before they were applied.
-                applied = (
-                    "Its non-finite gradients were dropped on every rank: the update was not "
-                    "applied"
-                    if dropped
-                    else "A job checks the loss after the step: its update was applied (its "
-                    "gradients were finite)"
-                )
-                run._non_finite(run.step, bad[0][0], bad[0][1], applied)
-        if polling:
-            self._share_and_apply(run, commands, count)
-        return values
+            # (On a GPU at poll steps only: reading the values syncs the device.)
+            self._check(run, step, values, dropped)
+        if polling or run._paused:
+            self.poll(run)
+
+    def flush_rows(self, run: Any) -> None:
+        """The step in flight's row into the sink now (before a checkpoint): a local wait,
+        no collective, so any rank may call it at any time."""
+        if self._pending is not None:
+            self._add_row(run, self._pending)
+
+    def _add_row(self, run: Any, pending: dict[str, Any]) -> torch.Tensor:
+        n = pending["n"]
+        if not pending["added"]:
+            pending["work"].wait()
+            pending["values"] = (pending["packed"][:n] / self.world).to(torch.float32)
+            run._sink.add(*pending["row"][:2], pending["values"], pending["row"][2])
+            pending["added"] = True
+        return pending["values"]
+
+    def settle(self, run: Any) -> None:
+        """Finish the step in flight: its row, its finiteness check, its commands applied on
+        every rank. Every rank calls it at the same point (the next step, entering a pause,
+        the end of training): the commands may need a broadcast."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        values = self._add_row(run, pending)
+        self._check(run, pending["row"][0], values, pending["dropped"])
+        if pending["polling"]:
+            packed = pending["packed"]
+            count, self._next_poll = int(packed[-2]), int(packed[-1])
+            self._share_and_apply(run, pending["commands"], count)
+
+    def _check(self, run: Any, step: int, values: torch.Tensor, dropped: int) -> None:
+        """Metrics the family does not leave NaN on purpose must be finite. The average is the
+        same on every rank, so every rank pauses at the same step."""
+        checked = run._sink._checked if self._checked is None else self._checked
+        bad = [
+            (name, v)
+            for name, v, c in zip(run._metric_names, values.tolist(), checked, strict=True)
+            if c and not math.isfinite(v)
+        ]
+        if bad:
+            # A job checks the loss after the step (every rank must take the same step);
+            # non-finite gradients were dropped before they were applied.
+            applied = (
+                "Its non-finite gradients were dropped on every rank: the update was not applied"
+                if dropped
+                else "A job checks the loss after the step: its update was applied (its "
+                "gradients were finite)"
+            )
+            run._non_finite(step, bad[0][0], bad[0][1], applied)
 
     def paused_wait(self, run: Any) -> None:
         """One turn of waiting while paused (the Run holds its condition): wait a little, then
         read the channel together with the other ranks."""
+        self.settle(run)
         run._cond.wait(self.poll_seconds)
         self.poll(run)
 

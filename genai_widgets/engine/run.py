@@ -641,6 +641,8 @@ class Run:
 
     def _write_checkpoint(self) -> None:
         started = time.monotonic()
+        if self._dist is not None:
+            self._dist.flush_rows(self)  # the step in flight's row goes with it
         self._sink.drain(wait=True)
         self._store.flush()
         save_checkpoint(self.run_dir, self.step, self._checkpoint_state())
@@ -776,6 +778,8 @@ class Run:
                     if self._paused and not self._stop_requested and not self._single_steps:
                         # The rows the sink still holds go to the store now: a reader of the
                         # store (a job's notebook handle, gw.attach) sees the step it paused at.
+                        if self._dist is not None:
+                            self._dist.settle(self)  # every rank pauses at this same step
                         self._sink.drain(wait=True)
                         # Idle while paused: free this thread's pool and stop the governor.
                         training_thread_idle()
@@ -806,9 +810,11 @@ class Run:
                         continue
                     self.step += 1
                 step = self.step
+                lr = self._settings.get("lr", math.nan)
                 if self._dist is not None:  # averaged over the ranks; commands applied
-                    values = self._dist.after_step(self, values)
-                self._sink.add(step, self._elapsed(), values, self._settings.get("lr", math.nan))
+                    self._dist.after_step(self, values, self._elapsed(), lr)
+                else:
+                    self._sink.add(step, self._elapsed(), values, lr)
                 self._rate_window.append((time.perf_counter(), step))
                 if self._snapshot_due(step, settings["sample_every"]):
                     self._take_snapshot()
@@ -836,6 +842,8 @@ class Run:
             return
         # Finished or stopped: nothing is lost -- last snapshot, metrics and a checkpoint.
         try:
+            if self._dist is not None:
+                self._dist.settle(self)  # the last step's row (every rank ends at this step)
             if self._primary and (not self._snapshots or self._snapshots[-1][0] != self.step):
                 self._take_snapshot()
             with self._step_lock:
