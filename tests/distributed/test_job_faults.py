@@ -119,9 +119,12 @@ def test_nan_then_raising_worker(tmp_path):
         text = str(raised.value)
         assert "explode_on_rank_one" in text and "Traceback (most recent call last)" in text
         board = run.dashboard()
-        assert board.status == "failed"
-        assert board.message == run.message
-        assert "explode_on_rank_one" in board.error_text
+        try:
+            assert board.status == "failed"
+            assert board.message == run.message
+            assert "explode_on_rank_one" in board.error_text
+        finally:
+            board.close()  # its flusher thread ends with it
     finally:
         run.kill(timeout=5)
 
@@ -189,6 +192,10 @@ def test_worker_dead_before_its_record_shows_torchruns_log(tmp_path):
         assert "cannot be rebuilt in a worker" in run.message
         with pytest.raises(gw.WorkerError, match="refuse_to_unpickle_in_a_worker"):
             run.result()
-        assert "refuse_to_unpickle_in_a_worker" in run.dashboard().error_text
+        board = run.dashboard()
+        try:
+            assert "refuse_to_unpickle_in_a_worker" in board.error_text
+        finally:
+            board.close()  # its flusher thread ends with it
     finally:
         run.kill(timeout=5)

@@ -81,8 +81,9 @@ class JupyterServer:
 
     def notebook_url(self, path: str | os.PathLike[str]) -> str:
         """Browser URL that opens ``path`` (relative to ``root_dir``) in this frontend."""
-        prefix = "/lab/tree/" if self.kind == "lab" else "/notebooks/"
-        return self.url + prefix + self._rel(path).as_posix()
+        if self.kind == "lab":  # `?reset`: no tabs restored from an earlier test's workspace
+            return self.url + "/lab/tree/" + self._rel(path).as_posix() + "?reset"
+        return self.url + "/notebooks/" + self._rel(path).as_posix()
 
     def _rel(self, path: str | os.PathLike[str]) -> Path:
         rel = Path(path)
@@ -392,11 +393,12 @@ def _fail(page: Page, what: str, err: Exception) -> BrowserTimeout:
 
 
 # JS: the current notebook panel, its kernel ready and idle.
-_NOTEBOOK_READY_JS = """() => {
+_NOTEBOOK_READY_JS = """(path) => {
   const app = window.jupyterapp;
   if (!app || !app.shell) return false;
   const w = app.shell.currentWidget;
   if (!w || !w.context || !w.sessionContext || !w.content) return false;
+  if (w.context.path !== path) return false;  // the notebook asked for, not a restored tab
   if (!w.context.isReady || !w.sessionContext.isReady) return false;
   const s = w.sessionContext.session;
   const k = s && s.kernel;
@@ -427,7 +429,12 @@ def open_notebook(
         server.shutdown_sessions(path)
     page.goto(server.notebook_url(path), wait_until="domcontentloaded", timeout=timeout * 1000)
     try:
-        page.wait_for_function(_NOTEBOOK_READY_JS, timeout=timeout * 1000, polling=250)
+        page.wait_for_function(
+            _NOTEBOOK_READY_JS,
+            arg=server._rel(path).as_posix(),
+            timeout=timeout * 1000,
+            polling=250,
+        )
     except Exception as err:
         raise _fail(page, f"open_notebook({path})", err) from None
 
