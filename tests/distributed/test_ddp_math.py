@@ -4,8 +4,8 @@ ranks x batch B/2 gives the same parameter update as 1 process x batch B (float 
 - Text: a real `nproc=2` job of one step against an in-process run of one step, same seed and
   config; the gradient is clipped (the job must clip the averaged gradient by its global
   norm, not each rank its own).
-- GAN with R1 on (double backward): the family's own step, on real torchrun processes (2 gloo
-  ranks) with the package's gradient averaging, against one process on the full batch. The
+- GAN with R1 on, and with WGAN-GP (double backward): the family's own step, on real
+  torchrun processes (2 gloo ranks) with the package's gradient averaging, against one process on the full batch. The
   fake samples are fixed (a job draws its noise from per-rank streams, so an end-to-end GAN
   job is not bit-comparable to one process)."""
 
@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 import genai_widgets as gw
@@ -27,10 +28,12 @@ from genai_widgets.families.text.family import TextFamily
 ATOL, RTOL = 1e-6, 1e-5
 
 
-def _close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: str) -> None:
+def _close(
+    a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], what: str, atol: float = ATOL
+) -> None:
     assert a.keys() == b.keys()
     for key in a:
-        assert torch.allclose(a[key], b[key], atol=ATOL, rtol=RTOL), (
+        assert torch.allclose(a[key], b[key], atol=atol, rtol=RTOL), (
             f"{what} {key}: max |diff| {float((a[key] - b[key]).abs().max()):.3g}"
         )
 
@@ -92,11 +95,13 @@ def test_text_step_two_ranks_equals_one_process(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------ GAN with R1, the step
 GAN_SCRIPT = '''
-"""One GAN step (the family's own) with R1 on every D update, on the rank's slice of a fixed
-batch, with fixed noise; writes the rank's D and G parameters to OUT/rank<r>.pt."""
+"""One GAN step (the family's own) with a gradient penalty (R1 on every D update, or WGAN-GP's
+with its 5 critic steps; GW_TEST_LOSS), on the rank's slice of a fixed batch, with fixed noise
+and fixed penalty mixing; writes the rank's D and G parameters to OUT/rank<r>.pt."""
 import os
 import sys
 
+import pytest
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -106,6 +111,7 @@ from genai_widgets.families.gan.config import make_config
 from genai_widgets.families.gan.family import GANFamily
 
 BATCH = 32
+LOSS = os.environ.get("GW_TEST_LOSS", "r1")
 
 
 class FixedNoise(nn.Module):
@@ -121,10 +127,15 @@ class FixedNoise(nn.Module):
 
 
 def one_step(out, rank=0, world=1):
-    config = make_config(data="ring", batch_size=BATCH, r1=2.0, r1_every=1, seed=0, device="cpu")
+    if LOSS == "r1":
+        options = {"r1": 2.0, "r1_every": 1}
+    else:
+        options = {"loss": "wgan-gp", "n_critic": 1}  # one critic step (see the test)
+    config = make_config(data="ring", batch_size=BATCH, seed=0, device="cpu", **options)
     built = GANFamily.build(config, torch.device("cpu"))
     family, settings = built.family, settings_of(built.config)
-    assert settings["r1"] > 0 and family.r1_every == 1
+    if LOSS == "r1":
+        assert settings["r1"] > 0 and family.r1_every == 1
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
                    for role in family.modules().values() for m in role.modules())
     real = built.data.first_batch(BATCH, seed=5)
@@ -132,9 +143,22 @@ def one_step(out, rank=0, world=1):
     b = BATCH // world
     rows = slice(rank * b, (rank + 1) * b)
     family.parts.generator = FixedNoise(family.generator, z[rows])
-    values = family.step(lambda: real[rows], settings, 1, check_finite=True)
+    # WGAN-GP mixes real and fake with a random alpha per sample: the rank's rows of fixed ones.
+    alpha = torch.rand((BATCH, 1), generator=torch.Generator().manual_seed(11))[rows]
+    draw = torch.rand
+
+    def fixed_alpha(shape, *args, generator=None, **kwargs):
+        if generator is family.parts.noise and tuple(shape)[0] == b:
+            return alpha.reshape(shape).to(kwargs.get("dtype") or alpha.dtype)
+        return draw(shape, *args, generator=generator, **kwargs)
+
+    torch.rand = fixed_alpha
+    try:
+        values = family.step(lambda: real[rows], settings, 1, check_finite=True)
+    finally:
+        torch.rand = draw
     metrics = dict(zip(family.metric_names, values.tolist()))
-    assert metrics["r1"] > 0, metrics
+    assert metrics["r1" if LOSS == "r1" else "gp"] > 0, metrics
     state = {
         "d": {k: v.detach().clone() for k, v in family.discriminator.named_parameters()},
         "g": {k: v.detach().clone() for k, v in family.generator.named_parameters()},
@@ -156,7 +180,9 @@ if __name__ == "__main__":
 '''
 
 
-def test_gan_r1_step_two_ranks_equals_one_process(tmp_path):
+@pytest.mark.parametrize("loss", ["r1", "wgan-gp"])
+def test_gan_penalty_step_two_ranks_equals_one_process(tmp_path, monkeypatch, loss):
+    monkeypatch.setenv("GW_TEST_LOSS", loss)
     script = tmp_path / "gan_r1_step.py"
     script.write_text(GAN_SCRIPT)
     (tmp_path / "job").mkdir()
@@ -182,6 +208,27 @@ def test_gan_r1_step_two_ranks_equals_one_process(tmp_path):
 
     ranks = [torch.load(tmp_path / "job" / f"rank{r}.pt") for r in (0, 1)]
     one = torch.load(tmp_path / "one" / "rank0.pt")
-    for part in ("d", "g", "d_moments"):
+    for part in ("d_moments", "d", "g"):
         assert all(torch.equal(ranks[0][part][k], ranks[1][part][k]) for k in one[part]), part
-        _close(ranks[0][part], one[part], part)
+    # D's averaged gradient (Adam's first moment; WGAN-GP's beta1 = 0 makes it the gradient
+    # itself) matches tightly.
+    _close(ranks[0]["d_moments"], one["d_moments"], "d_moments")
+    if loss == "r1":
+        for part in ("d", "g"):
+            _close(ranks[0][part], one[part], part)
+        return
+    # Adam's first step moves each weight by lr * g / (|g| + eps): on entries whose gradient
+    # is nearly zero (dead units of WGAN-GP's critic) float-level differences of g move the
+    # weight by up to 2 lr. D's weights match tightly wherever |g| > 1e-6, and within 2 lr
+    # elsewhere; G (its step read D's weights) within 2 lr.
+    # (The critic's last bias has a zero gradient: the Wasserstein loss cancels it.)
+    lr = 1e-3  # the 2-D toys' learning rate
+    steady_entries = 0
+    for key, weight in one["d"].items():
+        g = one["d_moments"][key]  # beta1 = 0: the first moment is the gradient
+        steady = g.abs() > 1e-6
+        steady_entries += int(steady.sum())
+        torch.testing.assert_close(ranks[0]["d"][key][steady], weight[steady], atol=ATOL, rtol=RTOL)
+    assert steady_entries > 0.5 * sum(w.numel() for w in one["d"].values())
+    _close(ranks[0]["d"], one["d"], "d", 2 * lr)
+    _close(ranks[0]["g"], one["g"], "g", 2 * lr)
