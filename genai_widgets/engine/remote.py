@@ -15,7 +15,6 @@ notebook before a kernel restart. SQLite's WAL needs every reader on the writer'
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -64,17 +63,10 @@ def _pid_alive(pid: int | None) -> bool:
 
 
 def writer_locked(run_dir: Path) -> bool:
-    """Whether a live rank 0 holds the run directory's writer lock."""
-    path = Path(run_dir) / LOCK_FILE
-    if not path.exists():
-        return False
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+    """Whether a live process holds the run directory's writer lock: the pid it wrote there is
+    alive. (Read, never probed with flock: `attach` asks this in a loop while a job starts,
+    and a probe could make the starting rank 0 fail to take the lock.)"""
+    return _pid_alive(_writer_pid(run_dir))
 
 
 def _writer_pid(run_dir: Path) -> int | None:
@@ -284,7 +276,7 @@ class RemoteRun(Run):
         if self._process is not None and self._process.poll() is None:
             return True
         if self._process is None and (
-            _pid_alive(self.workers.get("launcher_pid")) or _pid_alive(_writer_pid(self.run_dir))
+            _pid_alive(self.workers.get("launcher_pid")) or writer_locked(self.run_dir)
         ):
             return True  # an attached job: its launcher, or a rank 0 that holds the lock
         return any(_pid_alive(r.get("pid")) for r in self.workers.get("ranks", []) if r)
