@@ -565,6 +565,10 @@ def worker_main(config: RunConfig) -> int:
         if rank == 0:
             control.beat(run, status)
             run._store.flush()
+        if world > 1 and status != "failed":
+            # Every rank tears its gloo pairs down only once all are done with them: a rank
+            # whose peer already closed its end can abort in destroy_process_group.
+            dist.barrier()
         if status == "failed":
             _record_failure(run_dir, rank, run.error, run.traceback_text)
             return 1

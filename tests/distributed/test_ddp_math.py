@@ -175,6 +175,9 @@ if __name__ == "__main__":
     enable_gradient_averaging()  # the pre-hook every job's workers register
     try:
         one_step(sys.argv[1], dist.get_rank(), dist.get_world_size())
+        # Tear the group down together: a rank whose peer already closed its gloo pairs can
+        # abort in destroy ("terminate called without an active exception", seen once in CI).
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 '''
