@@ -15,7 +15,9 @@ from magic_helpers import FakeRun, threads_started_since
 
 import genai_widgets as gw
 import genai_widgets.magics as magics
+from genai_widgets.families.gan.config import GANConfig
 from genai_widgets.families.text.config import TextConfig
+from genai_widgets.families.vae.config import VAEConfig
 from genai_widgets.magics.trainers import TEXT
 
 TINY_TEXT = (
@@ -78,6 +80,25 @@ def test_every_text_field_is_a_flag_and_train_text_takes_the_same():
     assert specs["tokenizer"].choices() == ("char", "byte")
     named = [p for p in inspect.signature(gw.train_text).parameters if p != "options"]
     assert set(named) <= set(FIELDS)  # the rest reach train_text as **options
+
+
+@pytest.mark.parametrize(
+    ("train", "config"),
+    [("train_text", TextConfig), ("train_gan", GANConfig), ("train_vae", VAEConfig)],
+)
+def test_train_functions_default_to_their_configs_defaults(train, config):
+    # gw.train_text(...) and %%text_train (the config's) must start the same run: a default
+    # changed in one place only once left train_text at batch 32 while the config said 8.
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    signature = inspect.signature(getattr(gw, train)).parameters
+    compared = [
+        name
+        for name, parameter in signature.items()
+        if parameter.default is not inspect.Parameter.empty and name in defaults
+    ]
+    assert len(compared) >= 5, compared
+    for name in compared:
+        assert signature[name].default == defaults[name], (train, name)
 
 
 @pytest.mark.parametrize("field", sorted(SAMPLES))

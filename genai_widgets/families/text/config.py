@@ -39,12 +39,12 @@ class TextConfig(RunConfig):
     n_layer: int = 4  # transformer blocks of char-gpt
     n_head: int = 4  # attention heads per block (n_embd must divide by it)
     n_embd: int = 128  # width of the residual stream (embedding size)
-    dropout: float = 0.0  # dropout in attention and MLP (0: none; small data may want 0.1)
-    batch_size: int = 32  # sequences of block_size tokens per update
-    lr: float = 1e-3  # peak AdamW learning rate, reached after warmup_steps
+    dropout: float = 0.1  # dropout in attention and MLP (0: none); holds off over-fitting
+    batch_size: int = 8  # sequences of block_size tokens per update (few: more updates)
+    lr: float = 2e-3  # peak AdamW learning rate, reached after warmup_steps
     min_lr: float = 1e-4  # learning rate at the end of the cosine decay
     warmup_steps: int = 100  # steps of linear learning-rate warm-up from 0 (0: none)
-    lr_decay_steps: int | None = None  # steps of cosine decay to min_lr; None: max_steps or 5000
+    lr_decay_steps: int | None = None  # steps of cosine decay to min_lr; None: max_steps or 14000
     weight_decay: float = 0.1  # AdamW weight decay on matrices (not on biases, norms)
     grad_clip: float = 1.0  # clip the gradient norm to this (0: off)
     beta1: float = 0.9  # AdamW beta1
@@ -105,8 +105,9 @@ class TextConfig(RunConfig):
             )
 
 
-#: Cosine decay length when neither lr_decay_steps nor max_steps is given.
-DEFAULT_DECAY_STEPS = 5000
+#: Cosine decay length when neither lr_decay_steps nor max_steps is given: about 10 minutes
+#: of a 2-core CPU at the defaults (benchmarks.md, the text family's quality).
+DEFAULT_DECAY_STEPS = 14000
 
 
 def lr_at(step: int, settings: dict[str, Any]) -> float:
