@@ -149,6 +149,9 @@ class Family:
     sparse_metrics: tuple[str, ...] = ()
     #: The optimizer parts one step touches (GANParts, VAEParts): tests and tools read them.
     parts: Any = None
+    #: Steps between the Run's calls of `health`: a family whose step is long (an EM
+    #: iteration over all the data) asks after every step or few.
+    health_every: int = 50
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -200,6 +203,12 @@ class Family:
         evaluations): (event kind, message) pairs, each reported once by the Run while its
         condition holds. None by default."""
         return []
+
+    def finished(self) -> str | None:
+        """Why training is done before `max_steps` (EM converged: "converged at ..."), or
+        None. Asked after every step; the run then ends as "finished" with it as its message.
+        A torchrun job's ranks must agree (their state is the same after an averaged step)."""
+        return None
 
     def evaluators(self, run: Run) -> list[Evaluator]:
         """Live measures to compute off the trainer for this run (mode coverage on the 2-D

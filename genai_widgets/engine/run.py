@@ -818,13 +818,19 @@ class Run:
                 self._rate_window.append((time.perf_counter(), step))
                 if self._snapshot_due(step, settings["sample_every"]):
                     self._take_snapshot()
-                if step % HEALTH_EVERY == 0 and self._primary:
+                if step % family.health_every == 0 and self._primary:
                     self._check_health(step)
                 if self._checkpoint_due(step):
                     with self._step_lock:
                         self._write_checkpoint()
                 if single:
                     self._single_step_done()
+                done = family.finished()
+                if done:
+                    final = "finished"
+                    with self._cond:
+                        self.message = done
+                    break
                 self._slow_motion_wait()
         except BaseException as exc:  # the thread must report, never die silently
             self.error = exc
