@@ -5,6 +5,7 @@ run = gw.train_gan(data="digits", max_steps=2000)   # returns at once
 run.dashboard()
 vae = gw.train_vae(data="digits", latent_dim=16, beta=1.0, max_steps=2000)
 text = gw.train_text(data="python-docs", max_steps=2000); text.generate("def ")
+hmm = gw.train_hmm(data="casino", n_states=2, restarts=10); hmm.transmat
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ _LAZY = {
             "GANConfig",
             "VAEConfig",
             "TextConfig",
+            "HMMConfig",
             "load_run",
             "train_gan",
             "train_vae",
             "train_text",
+            "train_hmm",
             "build_run",
         ),
         ".families",
@@ -78,6 +81,7 @@ def load_ipython_extension(ipython: Any) -> None:
 __all__ = [
     "train_gan",
     "train_vae",
+    "train_hmm",
     "load_run",
     "build_run",
     "attach",
@@ -93,6 +97,7 @@ __all__ = [
     "NonFiniteLossError",
     "GANConfig",
     "VAEConfig",
+    "HMMConfig",
     "get_dataset",
     "get_model",
     "list_models",

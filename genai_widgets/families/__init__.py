@@ -1,5 +1,5 @@
-"""The package's own model families, one folder each: `gan/`, `vae/` and
-`text/`. Each registers
+"""The package's own model families, one folder each: `gan/`, `vae/`, `text/`
+and `hmm/`. Each registers
 itself (`engine.registry.register_family`) when its `family` module is imported, and through
 the `genai_widgets.families` entry points, the same doors an outside family uses.
 
@@ -15,6 +15,7 @@ BUILTIN = {
     "gan": "genai_widgets.families.gan.family",
     "vae": "genai_widgets.families.vae.family",
     "text": "genai_widgets.families.text.family",
+    "hmm": "genai_widgets.families.hmm.family",
 }
 
 _EXPORTS = {
@@ -30,6 +31,10 @@ _EXPORTS = {
     "make_text_config": ".text.config",
     "TextFamily": ".text.family",
     "train_text": ".text.api",
+    "HMMConfig": ".hmm.config",
+    "make_hmm_config": ".hmm.config",
+    "HMMFamily": ".hmm.family",
+    "train_hmm": ".hmm.api",
     "LatentConfig": ".config",
     "LatentFamily": ".latent",
 }

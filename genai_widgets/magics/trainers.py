@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..engine.config import RunConfig
 from ..families.gan.config import GANConfig
+from ..families.hmm.config import HMMConfig
 from ..families.text.config import TextConfig
 from ..families.vae.config import VAEConfig
 
@@ -73,6 +74,17 @@ class Trainer:
 GAN = Trainer("gan", GANConfig, ("generator", "discriminator"))
 VAE = Trainer("vae", VAEConfig, ("encoder", "decoder"))
 TEXT = Trainer("text", TextConfig, ("model",))
-BUILTIN = (GAN, VAE, TEXT)
+HMM = Trainer("hmm", HMMConfig, ())
+BUILTIN = (GAN, VAE, TEXT, HMM)
 
-__all__ = ["BARE_ENV", "BUILTIN", "DEFAULT_AS", "ENV_PREFIX", "GAN", "TEXT", "VAE", "Trainer"]
+__all__ = [
+    "BARE_ENV",
+    "BUILTIN",
+    "DEFAULT_AS",
+    "ENV_PREFIX",
+    "GAN",
+    "HMM",
+    "TEXT",
+    "VAE",
+    "Trainer",
+]
