@@ -140,6 +140,9 @@ class Family:
     capabilities: ClassVar[tuple[Capability, ...]] = ()
     #: One line for listings (`%runs`, the magics' help).
     description: ClassVar[str] = ""
+    #: Why the family cannot train as a torchrun job (`nproc > 1`), or None: it can. Its
+    #: step must then be one that averaged gradients make the same on every rank.
+    single_process: ClassVar[str | None] = None
 
     #: Metric columns `step` returns, in order. With an "lr" among them (a schedule), it is
     #: the history's "lr" column; otherwise the Run records the lr setting there.

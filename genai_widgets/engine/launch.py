@@ -78,6 +78,16 @@ def node_command(config: RunConfig, run_dir: Path) -> str:
     return shlex.join(cmd)
 
 
+def check_family_jobs(config: RunConfig, family_class: Any) -> None:
+    """A family that trains in one process only refuses a job before anything starts."""
+    reason = getattr(family_class, "single_process", None)
+    if reason:
+        raise ValueError(
+            f"nproc={config.nproc}, nnodes={config.nnodes}: the {family_class.name} family "
+            f"trains in one process ({reason}); use nproc=1"
+        )
+
+
 def check_world(config: RunConfig) -> None:
     if config.nnodes > 1 and config.rdzv_endpoint is None:
         raise ValueError(
@@ -108,6 +118,7 @@ def prepare_job(config: RunConfig, family_class: Any, run_dir: Path) -> Any:
     unstarted handle."""
     from .remote import RemoteRun, refuse_live_job
 
+    check_family_jobs(config, family_class)
     refuse_live_job(run_dir)
     local = config.replace(device="cpu", nproc=1, nnodes=1)
     built = family_class.build(local, torch.device("cpu"))
@@ -137,8 +148,9 @@ def prepare_resume(local: Any, job: dict[str, Any]) -> Any:
     from .remote import RemoteRun, refuse_live_job
 
     run_dir = Path(local.run_dir).resolve()
-    refuse_live_job(run_dir)
     config = local.config.replace(run_dir=str(run_dir), **job)
+    check_family_jobs(config, type(getattr(local.family, "real", local.family)))
+    refuse_live_job(run_dir)
     check_launch(config)
     check_world(config)
     payload = ship(config)

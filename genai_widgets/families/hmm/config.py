@@ -27,10 +27,15 @@ class HMMConfig(RunConfig):
     data_names: ClassVar[tuple[str, ...]] = ("data", "X")
 
     data: Any = "python-docs"  # python-docs, casino, a str, int or float sequences (list / X)
+    model: Any = None  # none to give: n_states, emission and covariance define the model
+    batch_size: int = 64  # unused: each EM iteration reads all the data
+    lr: float = 2e-4  # unused: EM has no learning rate
+    beta1: float = 0.5  # unused (no optimizer)
+    beta2: float = 0.999  # unused (no optimizer)
     lengths: Any = None  # with data= one concatenated array: the length of each sequence
     n_states: int = 32  # hidden states K
-    emission: str = "categorical"  # categorical (symbols) or gaussian (float vectors)
-    covariance: str = "diag"  # gaussian variances: diag (per dimension) or spherical (one)
+    emission: str = "categorical"  # one of EMISSIONS: categorical (symbols), gaussian (vectors)
+    covariance: str = "diag"  # one of COVARIANCES: diag (per dimension), spherical (one)
     max_iters: int | None = 200  # EM iterations (steps) at most; None: until converged
     tol: float = 1e-4  # stop when an iteration gains less log-likelihood per symbol (nats)
     restarts: int = 1  # models fitted at once from different inits; the best is kept
