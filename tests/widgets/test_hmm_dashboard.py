@@ -82,7 +82,9 @@ def test_snapshot_holds_heatmap_truth_emissions_and_leaderboard(casino_run, dash
     values = [row["log_likelihood"] for row in board]
     assert values == sorted(values, reverse=True)
     assert dash.leaderboard_lines()[0].startswith("#1 restart")
-    assert record["symbols"] and dash.sample_text()
+    # The sample's die faces by their names, 1-6.
+    assert set(record["symbols"]) <= set("123456") and len(record["symbols"]) > 10
+    assert dash.sample_text()
 
 
 def test_scrubbing_changes_the_shown_snapshot(casino_run, dash):
@@ -121,6 +123,8 @@ def test_aligned_truth_follows_the_shown_order():
     safe = hmm_record({"n_states": 1, "transmat": [[float("nan")]], "symbols": list(range(1000))})
     assert safe["transmat"] == [[None]] and len(safe["symbols"]) == 400
     assert safe["truth_transmat"] is None and not safe["has_truth"]
+    named = hmm_record({"symbols": [0, 5, 2]}, alphabet=["1", "2", "3", "4", "5", "6"])
+    assert named["symbols"] == ["1", "6", "3"]
 
 
 def test_gaussian_run_shows_means(tmp_path):

@@ -76,13 +76,17 @@ def aligned_truth(record: dict[str, Any]) -> list[list[float]] | None:
     return out.round(5).tolist()
 
 
-def hmm_record(record: Any) -> dict[str, Any]:
-    """The snapshot record as it travels: its known fields (JSON-safe), `truth_transmat`
-    (the true matrix in the shown order, or None) and the true emissions where known."""
+def hmm_record(record: Any, alphabet: Any = None) -> dict[str, Any]:
+    """The snapshot record as it travels: its known fields (JSON-safe), the sample's symbols
+    by their names in `alphabet` where given (the casino's "1".."6" for die faces 0-5), and
+    `truth_transmat` (the true matrix in the shown order, or None)."""
     record = record if isinstance(record, dict) else {}
     out: dict[str, Any] = {key: _safe(record.get(key)) for key in RECORD_KEYS}
     if isinstance(out["symbols"], list):
         out["symbols"] = out["symbols"][:MAX_SAMPLE_SYMBOLS]
+        names = list(alphabet) if alphabet else []
+        if names and all(isinstance(s, int) and 0 <= s < len(names) for s in out["symbols"]):
+            out["symbols"] = [str(names[s]) for s in out["symbols"]]
     out["truth_transmat"] = aligned_truth(record)
     out["has_truth"] = bool(record.get("truth"))
     return out
@@ -138,7 +142,8 @@ class HMMSnapshotPanel(Panel):
             self.hmm_follow = follow
         step = int(steps[index])
         if (index, step) != self._hmm_shown:
-            self.hmm_record = hmm_record(run.get_snapshot(index))
+            alphabet = getattr(getattr(run, "family", None), "alphabet", None)
+            self.hmm_record = hmm_record(run.get_snapshot(index), alphabet)
             self._hmm_shown = (index, step)
         if self.hmm_index != index:
             self.hmm_index = index
