@@ -11,6 +11,12 @@ export function heatColor(p: number): string {
   return `rgb(${Math.round(255 - 247 * x)},${Math.round(255 - 207 * x)},${Math.round(255 - 148 * x)})`;
 }
 
+/** A symbol as the emissions panel shows it: a space as ␣, control characters escaped (\\n). */
+export function symbolText(symbol: string): string {
+  if (symbol === " ") return "\u2423";
+  return JSON.stringify(symbol).slice(1, -1) || "\u2205";
+}
+
 function fmt(value: unknown, digits = 3): string {
   return typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "–";
 }
@@ -99,7 +105,7 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
       const body = h("span", { class: "gw-hmm-emission" });
       if (Array.isArray(r.top_symbols) && r.top_symbols[s]) {
         for (const [symbol, p] of r.top_symbols[s]) {
-          const shown = JSON.stringify(String(symbol)).slice(1, -1) || "␣";
+          const shown = symbolText(String(symbol));
           body.append(h("span", { class: "gw-hmm-symbol", title: `p = ${fmt(p, 4)}`,
             style: { background: heatColor(Number(p) * 2), color: Number(p) > 0.25 ? "#fff" : "#222" },
             text: `${shown} ${fmt(p, 2)}` }));
