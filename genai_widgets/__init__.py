@@ -28,6 +28,7 @@ _WIDGETS = (
     "LatentScatter",
     "RunDashboard",
     "TextDashboard",
+    "HMMDashboard",
 )
 _LAZY = {
     "get_dataset": ".data",

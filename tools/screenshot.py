@@ -7,6 +7,7 @@ grid to its last snapshot and photographs the dashboard:
     python tools/screenshot.py                      # GAN -> docs/dashboard.png
     python tools/screenshot.py --family vae         # VAE -> docs/vae_dashboard.png
     python tools/screenshot.py --family text        # text -> docs/text_dashboard.png
+    python tools/screenshot.py --family hmm         # HMM (casino) -> docs/hmm_dashboard.png
     python tools/screenshot.py --steps 1500 --out /tmp/shot.png
 
 The default DCGAN (32 x 32, width 64) made 2.9 steps/s on a 2-core CPU with JupyterLab and
@@ -58,6 +59,15 @@ FAMILIES = {
         "import genai_widgets as gw\n"
         "run = gw.train_text(data='python-docs', max_steps={steps}, name='python-docs-gpt',\n"
         "                    run_dir='runs/python-docs-gpt')\n"
+        "run.dashboard()",
+    ),
+    "hmm": (
+        200,
+        ROOT / "docs" / "hmm_dashboard.png",
+        ".gw-hmm-dashboard",
+        "import genai_widgets as gw\n"
+        "run = gw.train_hmm(data='casino', n_states=2, restarts=10, max_iters={steps},\n"
+        "                   name='casino-hmm', run_dir='runs/casino-hmm')\n"
         "run.dashboard()",
     ),
 }

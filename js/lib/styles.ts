@@ -76,4 +76,21 @@ export const CSS = `
 .gw-tip-true { color: #2e7d32; font-weight: 600; }
 .gw-attention-canvas { display: block; margin-top: 4px; }
 .gw-root .gw-steer input[type="number"] { width: 70px; }
+.gw-columns > .gw-panel.gw-hmm-snapshot { flex: 1 1 380px; min-width: 0; overflow-x: auto; }
+.gw-hmm-maps { align-items: flex-start; gap: 16px; }
+.gw-hmm-figure { margin: 4px 0; }
+.gw-hmm-heatmap { border-collapse: collapse; font-size: 11px; }
+.gw-hmm-heatmap th { font-weight: 400; color: var(--jp-ui-font-color2, #666); padding: 0 3px; }
+.gw-hmm-cell { text-align: center; padding: 0; border: 1px solid var(--jp-layout-color1, #fff); }
+.gw-hmm-errors { color: #2e7d32; margin: 4px 0; }
+.gw-hmm-emission-row { display: flex; gap: 6px; align-items: baseline; margin: 2px 0; }
+.gw-hmm-emissions { max-height: 280px; overflow-y: auto; }
+.gw-hmm-state { min-width: 110px; font-weight: 600; white-space: nowrap; }
+.gw-hmm-emission { display: flex; gap: 3px; flex-wrap: wrap;
+  font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
+.gw-hmm-symbol { padding: 0 4px; border-radius: 3px; white-space: pre; }
+.gw-hmm-sample { max-height: 120px; overflow: auto; white-space: pre-wrap; }
+.gw-hmm-board { border-collapse: collapse; font-size: 12px; }
+.gw-hmm-board th, .gw-hmm-board td { padding: 1px 8px; text-align: right; }
+.gw-hmm-best { font-weight: 600; }
 `;

@@ -22,6 +22,7 @@ def test_the_examples_exist():
         "03_python_api.ipynb",
         "04_vae.ipynb",
         "05_text.ipynb",
+        "06_hmm.ipynb",
     ]
 
 
@@ -44,6 +45,8 @@ def test_example_is_stored_clean_with_a_kernelspec(path):
 CI_MAX_STEPS = "60"
 #: The same for the text notebook (its runs read `$GENAI_WIDGETS_TEXT_MAX_STEPS`).
 CI_TEXT_MAX_STEPS = "30"
+#: The same for the HMM notebook (its runs read `$GENAI_WIDGETS_HMM_MAX_ITERS`).
+CI_HMM_MAX_ITERS = "5"
 
 
 def test_the_quickstart_trains_long_enough_to_show_digits():
@@ -72,12 +75,25 @@ def test_the_text_example_leaves_its_length_to_the_environment():
     assert "--max-steps" not in magic
 
 
+def test_the_hmm_example_leaves_its_length_to_the_environment():
+    """Every run of 06_hmm trains at most `ITERS` EM iterations, read from
+    $GENAI_WIDGETS_HMM_MAX_ITERS, so CI_HMM_MAX_ITERS keeps it short."""
+    import re
+
+    nb = nbformat.read(EXAMPLES[5], as_version=4)
+    code = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    assert re.search(r'os\.environ\.setdefault\("GENAI_WIDGETS_HMM_MAX_ITERS", "\d+"\)', code)
+    runs = code.count("gw.train_hmm(")
+    assert runs == 2 and code.count("max_iters=ITERS") + code.count("max_iters=min(ITERS") == runs
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
 def test_example_executes_and_shows_the_dashboard(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GENAI_WIDGETS_MAX_STEPS", CI_MAX_STEPS)  # the kernel inherits it
     monkeypatch.setenv("GENAI_WIDGETS_TEXT_MAX_STEPS", CI_TEXT_MAX_STEPS)
+    monkeypatch.setenv("GENAI_WIDGETS_HMM_MAX_ITERS", CI_HMM_MAX_ITERS)
     copy = tmp_path / path.name
     shutil.copy(path, copy)
     nb = nbformat.read(copy, as_version=4)

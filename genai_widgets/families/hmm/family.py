@@ -69,7 +69,8 @@ class HMMFamily(Family):
     config_class = HMMConfig
     module_names = ()  # nothing of the user's: the parameters are `run.hmm`
     sample_kind = "sequences"
-    panels = ("controls", "curves")
+    dashboard = "genai_widgets.widgets.hmm.dashboard:HMMDashboard"
+    panels = ("controls", "curves", "transition heatmap", "emissions", "sample", "restarts")
     capabilities = (HMM_METHODS,)
     description = "hidden Markov model fitted by Baum-Welch (EM), categorical or gaussian"
     sparse_metrics = ("val_log_likelihood",)
