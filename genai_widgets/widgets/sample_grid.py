@@ -3,6 +3,7 @@ and "follow latest"."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -87,7 +88,9 @@ class GridPanel(Panel):
             self.follow_latest = follow
         step = int(steps[index])
         if (index, step) != self._grid_shown:
-            self.grid_png = self.run.snapshot_png(index)
+            # A family whose snapshots are records (text, an HMM's view) has no grid to show.
+            with contextlib.suppress(TypeError):
+                self.grid_png = self.run.snapshot_png(index)
             self._grid_shown = (index, step)
         if self.snapshot_index != index:
             self.snapshot_index = index
