@@ -152,9 +152,9 @@ class Family:
     sparse_metrics: tuple[str, ...] = ()
     #: The optimizer parts one step touches (GANParts, VAEParts): tests and tools read them.
     parts: Any = None
-    #: Steps between the Run's calls of `health`: a family whose step is long (an EM
-    #: iteration over all the data) asks after every step or few.
-    health_every: int = 50
+    #: Steps between the Run's calls of `health` (None: the engine's `run.HEALTH_EVERY`, 50):
+    #: a family whose step is long (an EM iteration over all the data) asks after every step.
+    health_every: int | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

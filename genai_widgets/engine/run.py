@@ -818,7 +818,7 @@ class Run:
                 self._rate_window.append((time.perf_counter(), step))
                 if self._snapshot_due(step, settings["sample_every"]):
                     self._take_snapshot()
-                if step % family.health_every == 0 and self._primary:
+                if step % (family.health_every or HEALTH_EVERY) == 0 and self._primary:
                     self._check_health(step)
                 if self._checkpoint_due(step):
                     with self._step_lock:
