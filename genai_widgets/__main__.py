@@ -1,6 +1,7 @@
-"""usage: python -m genai_widgets [--family gan|vae|text] [--FLAG VALUE ...]
+"""usage: python -m genai_widgets [--family gan|vae|text|hmm] [--FLAG VALUE ...]
 
-Train a GAN (or, with --family vae, a VAE; --family text, a char-level Transformer) from a
+Train a GAN (or, with --family vae, a VAE; --family text, a char-level Transformer; --family
+hmm, a hidden Markov model) from a
 terminal, without Jupyter: the run's metrics, sample grids and checkpoints go to a run
 directory that a notebook can open later, live or finished, with `gw.load_run(run_dir)`, or
 watch and steer live with `gw.attach(run_dir)` (the same flags as the notebook's
@@ -148,6 +149,8 @@ def _train_here(run: Any) -> int:
     if run.status == "failed":
         print(run.traceback_text, file=sys.stderr)
         return 1
+    if run.status == "finished" and run.message:  # why it ended early (EM converged)
+        print(run.message, flush=True)
     return 0
 
 
