@@ -120,7 +120,7 @@ def emission_log_shift(params: Params, x: Tensor) -> tuple[Tensor, Tensor]:
     """(B, m): B (R, P, K) emission probabilities divided by exp(m), m (R, P) the log of that
     divisor (0 for categorical emissions: their probabilities do not underflow)."""
     if params.emissionprob is not None:
-        b = params.emissionprob[:, :, x].transpose(1, 2)
+        b = params.emissionprob.transpose(1, 2)[:, x]  # (R, P, K), contiguous per symbol
         return b, torch.zeros(b.shape[:2], dtype=b.dtype, device=b.device)
     lpr = gaussian_log_density(x, params.means, params.covars)
     m = lpr.amax(-1)
