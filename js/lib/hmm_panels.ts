@@ -44,6 +44,52 @@ function heatmap(matrix: number[][], title: string, kind: string): HTMLElement {
   return h("figure", { class: "gw-hmm-figure" }, [h("figcaption", { class: "gw-muted", text: title }), table]);
 }
 
+/** A state's colour in the posterior ribbon and the Viterbi path (by its display position). */
+export function stateColor(position: number, k: number): string {
+  return `hsl(${Math.round((360 * position) / Math.max(1, k)) % 360}, 65%, ${k > 12 && position % 2 ? 38 : 52}%)`;
+}
+
+interface Passage { posterior: number[][]; viterbi: number[]; symbols: string[] | null }
+
+/** The held-out passage: a stacked ribbon of each symbol's state posteriors (a canvas), the
+ * Viterbi path as a strip under it, and the symbols coloured by their Viterbi state. */
+function ribbon(passage: Passage, k: number): HTMLElement {
+  const n = passage.posterior.length;
+  const w = Math.max(4, Math.min(12, Math.floor(640 / Math.max(1, n))));
+  const height = 60;
+  const canvas = h("canvas", { class: "gw-hmm-ribbon" }) as HTMLCanvasElement;
+  canvas.width = n * w;
+  canvas.height = height + 10;
+  const ctx = canvas.getContext("2d");
+  if (ctx) {
+    passage.posterior.forEach((row, t) => {
+      let y = height;
+      row.forEach((p, s) => {
+        const dy = Math.max(0, Number(p) || 0) * height;
+        if (dy <= 0) return;
+        ctx.fillStyle = stateColor(s, k);
+        ctx.fillRect(t * w, y - dy, w, dy);
+        y -= dy;
+      });
+      ctx.fillStyle = stateColor(passage.viterbi[t] ?? 0, k);
+      ctx.fillRect(t * w, height + 3, w, 7);
+    });
+  }
+  const parts: HTMLElement[] = [canvas];
+  if (Array.isArray(passage.symbols)) {
+    const text = h("div", { class: "gw-hmm-passage" });
+    passage.symbols.forEach((symbol, t) => {
+      const state = passage.viterbi[t] ?? 0;
+      text.append(h("span", { class: "gw-hmm-passage-symbol", title: `state ${state}`,
+        text: symbol === "\n" ? "\u21b5" : symbol, style: { color: stateColor(state, k) } }));
+    });
+    parts.push(text);
+  }
+  const box = h("div", { class: "gw-hmm-ribbon-box" }, parts);
+  box.dataset.symbols = String(n);
+  return box;
+}
+
 export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: ErrorArea): Cleanup {
   const subs = new Subscriptions(model);
   const slider = h("input", { type: "range", min: "0", max: "0", step: "1", class: "gw-hmm-slider" });
@@ -55,9 +101,12 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
   const emissions = h("div", { class: "gw-hmm-emissions" });
   const sample = h("pre", { class: "gw-text-sample gw-hmm-sample" });
   const board = h("div", { class: "gw-hmm-leaderboard" });
+  const passageTitle = h("div", { class: "gw-panel-title",
+    text: "Held-out passage: state posteriors (ribbon), Viterbi path (strip) and symbols by state" });
+  const passage = h("div", { class: "gw-hmm-passage-panel" });
   const title = (text: string) => h("div", { class: "gw-panel-title", text });
   el.append(h("div", { class: "gw-row" }, [slider, h("label", {}, [follow, " follow latest"]), label]),
-    empty, maps, matched, title("Emissions per state"), emissions, title("Sample (fixed seed)"), sample, board);
+    empty, maps, matched, title("Emissions per state"), emissions, title("Sample (fixed seed)"), sample, passageTitle, passage, board);
 
   function render(): void {
     const count = Number(model.get("hmm_count")) || 0;
@@ -76,7 +125,7 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
     const r = model.get("hmm_record") || {};
     const has = typeof r.n_states === "number";
     empty.hidden = has;
-    for (const node of [maps, matched, emissions, sample, board]) node.hidden = !has;
+    for (const node of [maps, matched, emissions, sample, board, passage, passageTitle]) node.hidden = !has;
     if (!has) return;
     const step = Number(model.get("hmm_step"));
     const k = Number(r.n_states);
@@ -124,6 +173,9 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
       : Array.isArray(r.symbols) ? r.symbols.join(" ") : "";
     sample.hidden = !text;
     sample.textContent = text;
+    const shown = r.passage && Array.isArray(r.passage.posterior) ? (r.passage as Passage) : null;
+    passage.hidden = passageTitle.hidden = !shown;
+    if (shown) passage.replaceChildren(ribbon(shown, k));
     const restarts: { restart: number; log_likelihood: number | null }[] = r.restarts || [];
     board.hidden = !restarts.length;
     board.dataset.rows = String(restarts.length);

@@ -90,6 +90,9 @@ export const CSS = `
   font-family: var(--jp-code-font-family, monospace); font-size: 12px; }
 .gw-hmm-symbol { padding: 0 4px; border-radius: 3px; white-space: pre; }
 .gw-hmm-sample { max-height: 120px; overflow: auto; white-space: pre-wrap; }
+.gw-hmm-ribbon { display: block; image-rendering: pixelated; max-width: 100%; }
+.gw-hmm-passage { font-family: monospace; white-space: pre-wrap; word-break: break-all; margin-top: 4px; }
+.gw-hmm-passage-symbol { font-weight: 600; }
 .gw-hmm-board { border-collapse: collapse; font-size: 12px; }
 .gw-hmm-board th, .gw-hmm-board td { padding: 1px 8px; text-align: right; }
 .gw-hmm-best { font-weight: 600; }

@@ -104,6 +104,10 @@ def test_a_hmm_dashboard_renders(hmm_page):
     assert number_attribute(page, f"{SNAP} .gw-hmm-leaderboard", "data-rows") == 3
     assert page.locator(f"{SNAP} .gw-hmm-board tr").count() == 4  # a header and 3 restarts
     assert page.locator(f"{SNAP} .gw-hmm-sample").first.inner_text().strip()
+    # The held-out passage: the posterior ribbon, and each roll coloured by its Viterbi state.
+    assert number_attribute(page, f"{SNAP} .gw-hmm-ribbon-box", "data-symbols") == 80
+    assert page.locator(f"{SNAP} canvas.gw-hmm-ribbon").first.is_visible()
+    assert page.locator(f"{SNAP} .gw-hmm-passage-symbol").count() == 80
     screenshot(page, "hmm-dashboard-jupyterlab")
 
 

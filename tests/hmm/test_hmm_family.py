@@ -67,7 +67,7 @@ def test_gaussian_sequences_and_convergence(tmp_path):
     seqs = [np.cumsum(rs.randn(80, 2) * 0.1, 0) + 4.0 * (rs.rand() > 0.5) for _ in range(20)]
     run = gw.train_hmm(
         data=seqs, n_states=3, emission="gaussian", init="kmeans", max_iters=400, tol=1e-3,
-        run_dir=tmp_path / "g",
+        run_dir=tmp_path / "gaussian-hmm",
     )  # fmt: skip
     run.wait(timeout=300)
     assert run.status == "finished" and run.message.startswith("converged at iteration")

@@ -85,6 +85,18 @@ def test_snapshot_holds_heatmap_truth_emissions_and_leaderboard(casino_run, dash
     # The sample's die faces by their names, 1-6.
     assert set(record["symbols"]) <= set("123456") and len(record["symbols"]) > 10
     assert dash.sample_text()
+    # The posterior ribbon over the start of the held-out rolls, with its Viterbi path, in
+    # the heatmap's state order: the same numbers as predict_proba and decode give for them.
+    passage = record["passage"]
+    posterior = np.asarray(passage["posterior"])
+    assert posterior.shape == (80, 2) and np.allclose(posterior.sum(1), 1, atol=0.02)
+    held = casino_run.family.data.held.x[:80].numpy()
+    assert passage["symbols"] == [str(s + 1) for s in held]
+    order = record["order"]
+    expected = casino_run.predict_proba(held.reshape(-1, 1))[:, order]
+    assert np.abs(posterior - expected).max() <= 0.005 + 1e-9
+    _, states = casino_run.decode(held.reshape(-1, 1))
+    assert passage["viterbi"] == [order.index(int(s)) for s in states]
 
 
 def test_scrubbing_changes_the_shown_snapshot(casino_run, dash):
@@ -131,7 +143,7 @@ def test_gaussian_run_shows_means(tmp_path):
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(-3, 1, (200, 1)), rng.normal(3, 1, (200, 1))])
     run = gw.train_hmm(
-        data=[x], n_states=2, emission="gaussian", max_iters=3, run_dir=tmp_path / "g"
+        data=[x], n_states=2, emission="gaussian", max_iters=3, run_dir=tmp_path / "gaussian-dash"
     )
     run.wait(60)
     assert run.status == "finished", run.traceback_text

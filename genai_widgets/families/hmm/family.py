@@ -46,6 +46,8 @@ DEAD_SHARE = 1e-3
 COLLAPSE_SHARE = 1e-4
 #: Transition matrices up to this size go into each snapshot (the scrubbable heatmap).
 MAX_SNAPSHOT_STATES = 64
+#: Symbols of the held-out passage whose posteriors and Viterbi path each snapshot keeps.
+PASSAGE_SYMBOLS = 80
 
 
 class HMMParameters(nn.Module):
@@ -402,6 +404,8 @@ class HMMFamily(Family):
         else:
             out["means"] = p.means[0].cpu().numpy()[order].round(5).tolist()
             out["covars"] = p.covars[0].cpu().numpy()[order].round(5).tolist()
+        if self._held is not None and self.k <= MAX_SNAPSHOT_STATES:
+            out["passage"] = self._passage(p, order)
         if self.data is not None and self.data.truth is not None:
             out["truth"] = self.data.truth
             out["errors"] = self.matched_errors(run)
@@ -413,6 +417,32 @@ class HMMFamily(Family):
                 ),
                 key=lambda row: -row["log_likelihood"],
             )
+        return out
+
+    def _passage(self, p: alg.Params, order: list[int]) -> dict[str, Any]:
+        """The start of the held-out data: each symbol's state posteriors (columns in the
+        display order) and the Viterbi path (display positions), for the posterior ribbon."""
+        assert self.data is not None and self.data.held is not None
+        pieces, total = [], 0
+        for seq in self.data.held.split():
+            if total >= PASSAGE_SYMBOLS:
+                break
+            part = seq[: max(2, PASSAGE_SYMBOLS - total)]
+            pieces.append(part)
+            total += len(part)
+        x = torch.cat(pieces).to(self.device, self._xdtype())
+        packed = alg.pack(x, [len(s) for s in pieces])
+        gamma = packed.unpack(alg.e_step(p, packed).gamma[0]).cpu().numpy()[:, order]
+        _, states = alg.viterbi(p, packed)
+        position = {state: i for i, state in enumerate(order)}
+        out: dict[str, Any] = {
+            "posterior": gamma.round(2).tolist(),
+            "viterbi": [position[int(s)] for s in states.tolist()],
+            "symbols": None,
+        }
+        if self.kind != "vectors":
+            names = self.alphabet or [str(i) for i in range(int(self.model.emissionprob.shape[-1]))]
+            out["symbols"] = [names[int(i)] for i in x.tolist()]
         return out
 
     def snapshot(self, run: Run) -> dict[str, Any] | None:

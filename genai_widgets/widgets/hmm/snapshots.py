@@ -33,6 +33,7 @@ RECORD_KEYS = (
     "restarts",
     "text",
     "symbols",
+    "passage",
 )
 
 
