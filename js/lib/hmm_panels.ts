@@ -90,6 +90,79 @@ function ribbon(passage: Passage, k: number): HTMLElement {
   return box;
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag: string, attrs: Record<string, string | number>): SVGElement {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
+}
+
+/** Gaussian states over the data: for 2+ dimensions the first two, each state's mean with its
+ * 1- and 2-sigma ellipses over grey training points; for one dimension each state's weighted
+ * density over a histogram-like rug of the points. Colours match the ribbon's. */
+export function ellipses(means: number[][], covars: number[][], points: number[][], weights: (number | null)[]): SVGElement {
+  const k = means.length;
+  const d = means[0] ? means[0].length : 0;
+  const width = 360, height = d >= 2 ? 260 : 160, pad = 8;
+  const root = svg("svg", { class: "gw-hmm-ellipses", width, height, viewBox: `0 0 ${width} ${height}` });
+  root.dataset.states = String(k);
+  root.dataset.dimensions = String(d);
+  if (!k || !d) return root;
+  const sd = (s: number, j: number) => Math.sqrt(Math.max(0, Number(covars[s]?.[j] ?? covars[s]?.[0] ?? 0)));
+  const xs: number[] = [], ys: number[] = [];
+  for (const p of points) { xs.push(Number(p[0])); if (d >= 2) ys.push(Number(p[1])); }
+  for (let s = 0; s < k; s++) {
+    xs.push(means[s][0] - 2.2 * sd(s, 0), means[s][0] + 2.2 * sd(s, 0));
+    if (d >= 2) ys.push(means[s][1] - 2.2 * sd(s, 1), means[s][1] + 2.2 * sd(s, 1));
+  }
+  const finite = (v: number[]) => v.filter((x) => Number.isFinite(x));
+  const range = (v: number[]) => { const f = finite(v); const lo = Math.min(...f), hi = Math.max(...f); return hi > lo ? [lo, hi] : [lo - 1, hi + 1]; };
+  const [x0, x1] = range(xs);
+  const sx = (x: number) => pad + ((x - x0) / (x1 - x0)) * (width - 2 * pad);
+  if (d >= 2) {
+    const [y0, y1] = range(ys);
+    const sy = (y: number) => height - pad - ((y - y0) / (y1 - y0)) * (height - 2 * pad);
+    for (const p of points) root.append(svg("circle", { cx: sx(p[0]), cy: sy(p[1]), r: 1.5, fill: "#bbb" }));
+    for (let s = 0; s < k; s++) {
+      const color = stateColor(s, k);
+      for (const c of [2, 1]) {
+        root.append(svg("ellipse", { class: "gw-hmm-ellipse", cx: sx(means[s][0]), cy: sy(means[s][1]),
+          rx: Math.max(1, (c * sd(s, 0) * (width - 2 * pad)) / (x1 - x0)),
+          ry: Math.max(1, (c * sd(s, 1) * (height - 2 * pad)) / (y1 - y0)),
+          fill: c === 1 ? color : "none", "fill-opacity": 0.15, stroke: color, "stroke-width": c === 1 ? 2 : 1 }));
+      }
+      const dot = svg("circle", { cx: sx(means[s][0]), cy: sy(means[s][1]), r: 3, fill: color });
+      dot.append(svg("title", {}));
+      (dot.firstChild as SVGElement).textContent = `state ${s}: mean ${means[s].slice(0, 2).map((v) => fmt(v)).join(", ")}`;
+      root.append(dot);
+    }
+    return root;
+  }
+  const base = height - pad;
+  for (const p of points) root.append(svg("line", { x1: sx(p[0]), x2: sx(p[0]), y1: base, y2: base - 5, stroke: "#bbb" }));
+  const steps = 120;
+  const curves: number[][] = [];
+  let top = 0;
+  for (let s = 0; s < k; s++) {
+    const w = typeof weights[s] === "number" ? Number(weights[s]) : 1 / k;
+    const sigma = Math.max(1e-6, sd(s, 0));
+    const ys1: number[] = [];
+    for (let i = 0; i <= steps; i++) {
+      const x = x0 + ((x1 - x0) * i) / steps;
+      const y = (w * Math.exp(-0.5 * ((x - means[s][0]) / sigma) ** 2)) / (sigma * Math.sqrt(2 * Math.PI));
+      ys1.push(y);
+      top = Math.max(top, y);
+    }
+    curves.push(ys1);
+  }
+  curves.forEach((ys1, s) => {
+    const pts = ys1.map((y, i) => `${sx(x0 + ((x1 - x0) * i) / steps).toFixed(1)},${(base - 8 - (y / (top || 1)) * (height - 2 * pad - 12)).toFixed(1)}`);
+    root.append(svg("polyline", { class: "gw-hmm-ellipse", points: pts.join(" "), fill: "none", stroke: stateColor(s, k), "stroke-width": 2 }));
+  });
+  return root;
+}
+
 export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: ErrorArea): Cleanup {
   const subs = new Subscriptions(model);
   const slider = h("input", { type: "range", min: "0", max: "0", step: "1", class: "gw-hmm-slider" });
@@ -105,8 +178,9 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
     text: "Held-out passage: state posteriors (ribbon), Viterbi path (strip) and symbols by state" });
   const passage = h("div", { class: "gw-hmm-passage-panel" });
   const title = (text: string) => h("div", { class: "gw-panel-title", text });
+  const sampleTitle = title("Sample (fixed seed)");
   el.append(h("div", { class: "gw-row" }, [slider, h("label", {}, [follow, " follow latest"]), label]),
-    empty, maps, matched, title("Emissions per state"), emissions, title("Sample (fixed seed)"), sample, passageTitle, passage, board);
+    empty, maps, matched, title("Emissions per state"), emissions, sampleTitle, sample, passageTitle, passage, board);
 
   function render(): void {
     const count = Number(model.get("hmm_count")) || 0;
@@ -167,11 +241,16 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
       }
       rows.push(h("div", { class: "gw-hmm-emission-row" }, [head, body]));
     }
+    if (Array.isArray(r.means) && r.means.length && Array.isArray(r.covars)) {
+      const means = r.means.map((m: number | number[]) => ([] as number[]).concat(m));
+      const covars = r.covars.map((c: number | number[]) => ([] as number[]).concat(c));
+      rows.unshift(h("div", { class: "gw-hmm-ellipse-box" }, [ellipses(means, covars, r.points || [], occupancy) as unknown as HTMLElement]));
+    }
     emissions.replaceChildren(...rows);
-    emissions.dataset.states = String(rows.length);
+    emissions.dataset.states = String(k);
     const text = typeof r.text === "string" ? r.text
       : Array.isArray(r.symbols) ? r.symbols.join(" ") : "";
-    sample.hidden = !text;
+    sample.hidden = sampleTitle.hidden = !text;
     sample.textContent = text;
     const shown = r.passage && Array.isArray(r.passage.posterior) ? (r.passage as Passage) : null;
     passage.hidden = passageTitle.hidden = !shown;

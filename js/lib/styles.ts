@@ -84,7 +84,8 @@ export const CSS = `
 .gw-hmm-cell { text-align: center; padding: 0; border: 1px solid var(--jp-layout-color1, #fff); }
 .gw-hmm-errors { color: #2e7d32; margin: 4px 0; }
 .gw-hmm-emission-row { display: flex; gap: 6px; align-items: baseline; margin: 2px 0; }
-.gw-hmm-emissions { max-height: 280px; overflow-y: auto; }
+.gw-hmm-emissions { max-height: 480px; overflow-y: auto; }
+.gw-hmm-ellipses { display: block; border: 1px solid #eee; background: #fff; }
 .gw-hmm-state { min-width: 110px; font-weight: 600; white-space: nowrap; }
 .gw-hmm-emission { display: flex; gap: 3px; flex-wrap: wrap;
   font-family: var(--jp-code-font-family, monospace); font-size: 12px; }

@@ -6,7 +6,8 @@ converging (tol=-1), and shows `run.dashboard()`. Checked as a person would see 
 dashboard renders with its panels and no error: the log-likelihood curves, the transition
 heatmap beside the true one, the matched errors, the emissions and the leaderboard; (b) the
 curves and the shown step grow while training runs (`run.step` read from the kernel); (c) the
-step slider moves the heatmap back to an earlier iteration."""
+step slider moves the heatmap back to an earlier iteration. A second cell fits three Gaussian
+states to 2-D blobs: (d) its emissions are drawn as ellipses over the data."""
 
 from __future__ import annotations
 
@@ -36,9 +37,18 @@ CELLS = [
     "run = gw.train_hmm(data='casino', n_states=2, restarts=3, max_iters=None, tol=-1.0,\n"
     "                   step_delay=0.2, run_dir='hmm-e2e')\n"
     "run.dashboard()",
+    "import numpy as np\n"
+    "rs = np.random.RandomState(0)\n"
+    "centres = np.array([[0, 0], [4, 0], [2, 3]])\n"
+    "blobs = [centres[np.repeat(rs.randint(3, size=10), 10)] + rs.randn(100, 2) * 0.4\n"
+    "         for _ in range(20)]\n"
+    "g = gw.train_hmm(data=blobs, n_states=3, emission='gaussian', init='kmeans', restarts=4,\n"
+    "                 max_iters=5, run_dir='hmm-gaussian-e2e')\n"
+    "g.dashboard()",
 ]
 PANELS = (".gw-controls", ".gw-loss", ".gw-hmm-snapshot")
-DASH = ".gw-hmm-dashboard"
+DASH = ":nth-match(.gw-hmm-dashboard, 1)"
+GAUSSIAN = ":nth-match(.gw-hmm-dashboard, 2) .gw-hmm-snapshot"
 SNAP = f"{DASH} .gw-hmm-snapshot"
 
 
@@ -51,6 +61,7 @@ def hmm_page(chromium_browser, lab_server) -> Iterator[Page]:
         open_notebook(page, lab_server, "hmm.ipynb")
         run_all_cells(page, timeout=180)
         page.locator(DASH).first.wait_for(state="visible", timeout=60_000)
+        page.locator(GAUSSIAN).first.wait_for(state="visible", timeout=60_000)
         yield page
     finally:
         try:
@@ -134,3 +145,16 @@ def test_c_slider_shows_an_earlier_iteration(hmm_page):
     assert "step 1 " in caption, caption
     assert not page.locator(f"{SNAP} input[type=checkbox]").first.is_checked()
     screenshot(page, "hmm-dashboard-scrubbed", full_page=False)
+
+
+def test_d_gaussian_states_are_drawn_as_ellipses_over_the_data(hmm_page):
+    page = hmm_page
+    wait_for_attribute(page, GAUSSIAN, "data-step", lambda n: n >= 5, 60, "the last iteration")
+    plot = page.locator(f"{GAUSSIAN} svg.gw-hmm-ellipses").first
+    plot.wait_for(state="visible", timeout=30_000)
+    assert number_attribute(page, f"{GAUSSIAN} svg.gw-hmm-ellipses", "data-dimensions") == 2
+    assert plot.locator("ellipse.gw-hmm-ellipse").count() == 6  # 1 and 2 sigma, 3 states
+    assert plot.locator("circle").count() == 300 + 3  # the data's points and the 3 means
+    assert page.locator(f"{GAUSSIAN} .gw-hmm-emission-row").count() == 3
+    plot.scroll_into_view_if_needed()
+    screenshot(page, "hmm-gaussian-ellipses", full_page=False)

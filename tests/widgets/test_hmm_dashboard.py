@@ -153,6 +153,12 @@ def test_gaussian_run_shows_means(tmp_path):
         record = d.hmm_record
         assert record["top_symbols"] is None and len(record["means"]) == 2
         assert all(line.split(": ", 1)[1].startswith("mean ") for line in d.emission_lines())
+        # The data under the ellipses: evenly spaced training vectors, the same each snapshot.
+        train = run.family.data.train.x.numpy()
+        points = np.asarray(record["points"])
+        assert points.shape == (min(300, len(train)), 1)
+        assert np.allclose(points[0], train[0, :2], atol=1e-4)
+        assert np.allclose(points[-1], train[-1, :2], atol=1e-4)
         assert d.static_png()
     finally:
         d.close()

@@ -48,6 +48,8 @@ COLLAPSE_SHARE = 1e-4
 MAX_SNAPSHOT_STATES = 64
 #: Symbols of the held-out passage whose posteriors and Viterbi path each snapshot keeps.
 PASSAGE_SYMBOLS = 80
+#: Training vectors (first two dimensions) drawn under the Gaussian states' ellipses.
+EMISSION_POINTS = 300
 
 
 class HMMParameters(nn.Module):
@@ -108,6 +110,7 @@ class HMMFamily(Family):
                 names += [f"r{r}_log_likelihood", f"r{r}_val_log_likelihood"]
         self.metric_names = tuple(names)
         self._train = self._held = None
+        self._emission_points: list[list[float]] | None = None
         if data is not None:
             self._train = alg.pack(data.train.x.to(device, self._xdtype()), data.train.lengths)
             if data.held is not None:
@@ -404,6 +407,7 @@ class HMMFamily(Family):
         else:
             out["means"] = p.means[0].cpu().numpy()[order].round(5).tolist()
             out["covars"] = p.covars[0].cpu().numpy()[order].round(5).tolist()
+            out["points"] = self._points()
         if self._held is not None and self.k <= MAX_SNAPSHOT_STATES:
             out["passage"] = self._passage(p, order)
         if self.data is not None and self.data.truth is not None:
@@ -418,6 +422,15 @@ class HMMFamily(Family):
                 key=lambda row: -row["log_likelihood"],
             )
         return out
+
+    def _points(self) -> list[list[float]]:
+        """Up to EMISSION_POINTS training vectors, evenly spaced, first two dimensions: the
+        data under the Gaussian states' ellipses (the same points at every snapshot)."""
+        if self._emission_points is None:
+            x = self.data.train.x if self.data is not None else torch.zeros(0, 1)
+            idx = torch.linspace(0, len(x) - 1, min(EMISSION_POINTS, len(x))).long()
+            self._emission_points = x[idx, :2].double().numpy().round(4).tolist()
+        return self._emission_points
 
     def _passage(self, p: alg.Params, order: list[int]) -> dict[str, Any]:
         """The start of the held-out data: each symbol's state posteriors (columns in the

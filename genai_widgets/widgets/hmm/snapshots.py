@@ -29,6 +29,7 @@ RECORD_KEYS = (
     "top_symbols",
     "means",
     "covars",
+    "points",
     "errors",
     "restarts",
     "text",
