@@ -17,6 +17,7 @@ from widget_helpers import StubRun, wait_until
 
 import genai_widgets as gw
 from genai_widgets.widgets import _base
+from genai_widgets.widgets.hmm.dashboard import draw_ribbon, state_color
 from genai_widgets.widgets.hmm.snapshots import aligned_truth, hmm_record
 
 
@@ -97,6 +98,11 @@ def test_snapshot_holds_heatmap_truth_emissions_and_leaderboard(casino_run, dash
     assert np.abs(posterior - expected).max() <= 0.005 + 1e-9
     _, states = casino_run.decode(held.reshape(-1, 1))
     assert passage["viterbi"] == [order.index(int(s)) for s in states]
+    # The static fallback draws the same ribbon: each column's strip in its Viterbi colour.
+    image = draw_ribbon(passage, 2, width=8, height=40)
+    assert image.size == (80 * 8, 50)
+    strip = [image.getpixel((t * 8 + 4, 46)) for t in range(80)]
+    assert strip == [state_color(s, 2) for s in passage["viterbi"]]
 
 
 def test_scrubbing_changes_the_shown_snapshot(casino_run, dash):

@@ -6,6 +6,7 @@ one HMM run, in ONE widget with one bundle; the snapshot panel is scrubbable by 
 
 from __future__ import annotations
 
+import colorsys
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,34 @@ def draw_heatmap(matrix: Any, title: str, cell: int | None = None) -> Image.Imag
                     fill="white" if v > 0.5 else "#222",
                     font=font,
                 )
+    return img
+
+
+def state_color(position: int, k: int) -> tuple[int, int, int]:
+    """A state's colour by its display position, as js/lib/hmm_panels.ts `stateColor`."""
+    hue = round(360 * position / max(1, k)) % 360
+    light = 0.38 if k > 12 and position % 2 else 0.52
+    r, g, b = colorsys.hls_to_rgb(hue / 360, light, 0.65)
+    return (round(r * 255), round(g * 255), round(b * 255))
+
+
+def draw_ribbon(passage: dict[str, Any], k: int, width: int = 8, height: int = 40) -> Image.Image:
+    """The held-out passage as the dashboard draws it: each symbol a column of its stacked
+    state posteriors (bottom up, in display order) over a strip of its Viterbi state."""
+    posterior = np.asarray(passage["posterior"], dtype=np.float64)
+    path = list(passage["viterbi"])
+    img = Image.new("RGB", (max(1, len(posterior)) * width, height + 10), "white")
+    draw = ImageDraw.Draw(img)
+    for col, row in enumerate(posterior):
+        y = float(height)
+        for s, p in enumerate(row):
+            dy = max(0.0, float(p)) * height
+            if dy >= 0.5:
+                draw.rectangle([col * width, round(y - dy), (col + 1) * width - 1, round(y) - 1],
+                               fill=state_color(s, k))  # fmt: skip
+            y -= dy
+        draw.rectangle([col * width, height + 3, (col + 1) * width - 1, height + 9],
+                       fill=state_color(int(path[col]), k))  # fmt: skip
     return img
 
 
@@ -204,6 +233,11 @@ class HMMDashboard(ControlsPanel, CurvePanel, HMMSnapshotPanel, RunWidget):
         sample = self.sample_text(160)
         if sample:
             rows.append(static_png.text_line(f"sample: {sample}", width, "#1565c0"))
+        passage = self.hmm_record.get("passage")
+        if passage and passage.get("posterior"):
+            k = int(self.hmm_record["n_states"])
+            rows.append(static_png.text_line("held-out passage: posteriors, Viterbi path", width))
+            rows.append(draw_ribbon(passage, k))
         board = self.leaderboard_lines()
         if board:
             rows.append(static_png.text_line("restarts: " + " | ".join(board[:5]), width))
