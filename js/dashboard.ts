@@ -5,6 +5,7 @@ import { mountControlsPanel } from "./lib/controls_panel";
 import { mountDataSpacePanel } from "./lib/data_space_panel";
 import { mountExplorerPanel } from "./lib/explorer_panel";
 import { mountGridPanel } from "./lib/grid_panel";
+import { mountLatentSpacePanel } from "./lib/latent_space_panel";
 import { mountLossPanel } from "./lib/loss_panel";
 import { mountRoot } from "./lib/mount";
 import { h } from "./lib/util";
@@ -29,12 +30,24 @@ function render({ model, el }: RenderProps) {
         mountDataSpacePanel(model, space, errors)];
     }
     root.append(controls, h("div", { class: "gw-columns" }, [loss, grid]), explorer);
-    return [
+    const cleanups = [
       mountControlsPanel(model, controls, errors),
       lossPanel(),
       mountGridPanel(model, grid, errors),
       mountExplorerPanel(model, explorer, errors),
     ];
+    if (model.get("latent_space_enabled")) {
+      // Folded at first: Python computes nothing for it until it is opened.
+      const space = h("details", { class: "gw-panel gw-latent-space", open: Boolean(model.get("latent_space_open")) },
+        [h("summary", { class: "gw-panel-title", text: "Latent space: directions, real images, neighbours, arithmetic" })]);
+      space.addEventListener("toggle", errors.guard("latent space", () => {
+        model.set("latent_space_open", space.open);
+        model.save_changes();
+      }));
+      root.append(space);
+      cleanups.push(mountLatentSpacePanel(model, space, errors));
+    }
+    return cleanups;
   });
 }
 

@@ -47,6 +47,12 @@ export const CSS = `
 .gw-recon-image, .gw-interp-image { max-width: 100%; cursor: pointer; }
 .gw-interp-image { height: 56px; width: auto; cursor: default; }
 .gw-picked { height: 64px; }
+.gw-direction-row { gap: 6px; align-items: center; }
+.gw-direction-name { min-width: 150px; font-size: 12px; }
+.gw-direction-moved, .gw-real-projection { height: 96px; }
+.gw-direction-strip, .gw-real-frames, .gw-arith-strip, .gw-real-images { height: 64px; }
+.gw-neighbours { height: 96px; }
+.gw-latent-error { color: #b00020; font-size: 12px; }
 .gw-warning + .gw-warning { margin-top: 4px; }
 .gw-traversal { display: flex; gap: 4px; align-items: stretch; }
 .gw-traversal-labels { display: grid; font-size: 11px; color: var(--jp-ui-font-color2, #666);

@@ -13,9 +13,18 @@ from ..loss_curve import CurvePanel
 from ..sample_grid import GridPanel
 from .data_space import DataSpacePanel
 from .latent_explorer import ExplorerPanel
+from .latent_space import LatentSpacePanel
 
 
-class Dashboard(ControlsPanel, CurvePanel, GridPanel, ExplorerPanel, DataSpacePanel, RunWidget):
+class Dashboard(
+    ControlsPanel,
+    CurvePanel,
+    GridPanel,
+    ExplorerPanel,
+    LatentSpacePanel,
+    DataSpacePanel,
+    RunWidget,
+):
     """Everything about a running GAN: `run.dashboard()` returns one.
 
     Buttons act while training runs; values typed into the fields go through `run.set` and a

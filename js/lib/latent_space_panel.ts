@@ -1,0 +1,193 @@
+// Latent space beyond interpolation (genai_widgets/widgets/gan/latent_space.py): sliders along
+// semantic directions of the current weights, real images projected into z and interpolated
+// through G, the candidates' nearest training images with the copy rate, and latent arithmetic
+// on selections clicked in the candidate grid. Everything is computed in Python.
+import { type Cleanup, ErrorArea, h, type Model, revokeImage, setImageBytes, Subscriptions } from "./util";
+
+type Pick = "plus" | "minus" | "base";
+const PICK_TRAIT: Record<Pick, string> = { plus: "arith_plus", minus: "arith_minus", base: "arith_base" };
+
+/** The grid cell under a click on `img`, a grid of `count` images in `cols` columns (-1: none). */
+function cellAt(img: HTMLImageElement, event: MouseEvent, count: number, cols: number): number {
+  const rect = img.getBoundingClientRect();
+  const rows = Math.max(1, Math.ceil(count / cols));
+  const c = Math.min(cols - 1, Math.floor(((event.clientX - rect.left) / rect.width) * cols));
+  const r = Math.min(rows - 1, Math.floor(((event.clientY - rect.top) / rect.height) * rows));
+  const index = r * cols + c;
+  return index >= 0 && index < count ? index : -1;
+}
+
+export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: ErrorArea): Cleanup {
+  const subs = new Subscriptions(model);
+  const save = (changes: Record<string, unknown>) => {
+    for (const [key, val] of Object.entries(changes)) model.set(key, val);
+    model.save_changes();
+  };
+  const title = (text: string) => h("div", { class: "gw-panel-title", text });
+  const img = (cls: string, alt: string) => h("img", { class: `gw-pixelated ${cls}`, alt });
+  const status = h("div", { class: "gw-muted gw-latent-status" });
+  const failure = h("div", { class: "gw-latent-error" });
+
+  // The class picker (conditional runs).
+  const label = h("select", { class: "gw-class-picker" });
+  const labelRow = h("div", { class: "gw-row" }, [h("label", {}, ["class ", label])]);
+
+  // Directions.
+  const sliders = h("div", { class: "gw-direction-sliders" });
+  const moved = img("gw-direction-moved", "sample A and A moved along the directions");
+  const strip = img("gw-direction-strip", "A from -3 to +3 sigma along one direction");
+  const dirInfo = h("span", { class: "gw-muted gw-directions-info" });
+  const reset = h("button", { text: "Reset sliders", onclick: errors.guard("reset", () =>
+    save({ direction_offsets: (model.get("direction_offsets") || []).map(() => 0) })) });
+  const recompute = h("button", { text: "Recompute directions", class: "gw-directions-refresh",
+    title: "principal directions of the generator's first layer, from the current weights",
+    onclick: errors.guard("directions", () => model.send({ type: "directions_refresh" })) });
+
+  // Real images.
+  const real = img("gw-real-images", "real images to project");
+  const realPick = h("div", { class: "gw-pick" }, [real]);
+  const markA = h("div", { class: "gw-pick-mark", "data-which": "A", text: "1" });
+  const markB = h("div", { class: "gw-pick-mark", "data-which": "B", text: "2" });
+  realPick.append(markA, markB);
+  const projection = img("gw-real-projection", "the picked images over their projections");
+  const realFrames = img("gw-real-frames", "interpolation between the two projections");
+  const realInfo = h("div", { class: "gw-muted gw-real-info" });
+  let nextReal: 0 | 1 = 0;
+
+  // Neighbours.
+  const neighbours = img("gw-neighbours", "candidate samples over their nearest training images");
+  const neighbourInfo = h("div", { class: "gw-muted gw-neighbour-info" });
+  const findNeighbours = h("button", { text: "Find neighbours", class: "gw-neighbours-refresh",
+    onclick: errors.guard("neighbours", () => model.send({ type: "neighbours_refresh" })) });
+
+  // Arithmetic.
+  const mode = h("select", { class: "gw-arith-mode" }, [
+    h("option", { value: "plus", text: "add (+)" }), h("option", { value: "minus", text: "subtract (−)" }),
+    h("option", { value: "base", text: "base" })]);
+  const arithGrid = img("gw-arith-candidates", "candidate samples: click to select");
+  const arithStrip = img("gw-arith-strip", "from the base to base + mean(+) − mean(−)");
+  const arithInfo = h("div", { class: "gw-muted gw-arith-info" });
+  const clear = h("button", { text: "Clear", onclick: errors.guard("clear", () =>
+    save({ arith_plus: [], arith_minus: [], arith_base: [] })) });
+
+  el.append(status, failure, labelRow,
+    title("Semantic directions (GANSpace): move sample A"),
+    h("div", { class: "gw-row" }, [recompute, reset, dirInfo]),
+    sliders, h("div", { class: "gw-row" }, [moved]),
+    h("div", { class: "gw-muted", text: "−3σ … +3σ along the chosen direction" }), strip,
+    title("Real images into z: pick two"), realPick, projection, realFrames, realInfo,
+    title("Nearest training images of the candidates (memorisation check)"),
+    h("div", { class: "gw-row" }, [findNeighbours]), neighbours, neighbourInfo,
+    title("Latent arithmetic: click candidates into selections"),
+    h("div", { class: "gw-row" }, [h("label", {}, ["clicks select ", mode]), clear]),
+    arithGrid, arithInfo, arithStrip);
+
+  function renderSliders(): void {
+    const variance: number[] = model.get("direction_variance") || [];
+    const offsets: number[] = model.get("direction_offsets") || [];
+    const chosen = Number(model.get("direction_index")) || 0;
+    if (sliders.childElementCount !== variance.length) {
+      sliders.replaceChildren(...variance.map((_, i) => {
+        const input = h("input", { type: "range", min: "-3", max: "3", step: "0.1", class: "gw-direction-slider" });
+        input.dataset.index = String(i);
+        input.addEventListener("input", errors.guard("direction", () => {
+          const now = [...(model.get("direction_offsets") || [])];
+          while (now.length <= i) now.push(0);
+          now[i] = Number(input.value);
+          save({ direction_offsets: now });
+        }));
+        const radio = h("input", { type: "radio", name: `gw-strip-${model.get("run_name")}`, class: "gw-direction-pick",
+          title: "show this direction in the strip" });
+        radio.addEventListener("change", errors.guard("strip", () => save({ direction_index: i })));
+        return h("div", { class: "gw-row gw-direction-row" }, [radio,
+          h("span", { class: "gw-direction-name" }), input, h("span", { class: "gw-muted gw-direction-value" })]);
+      }));
+    }
+    Array.from(sliders.children).forEach((row, i) => {
+      const input = row.querySelector(".gw-direction-slider") as HTMLInputElement;
+      const value = Number(offsets[i] ?? 0);
+      if (document.activeElement !== input) input.value = String(value);
+      (row.querySelector(".gw-direction-pick") as HTMLInputElement).checked = i === chosen;
+      (row.querySelector(".gw-direction-name") as HTMLElement).textContent =
+        `direction ${i + 1} (${(100 * Number(variance[i])).toFixed(1)}%)`;
+      (row.querySelector(".gw-direction-value") as HTMLElement).textContent = `${value.toFixed(1)}σ`;
+    });
+    const step = Number(model.get("directions_step"));
+    dirInfo.textContent = step >= 0 ? `directions of the weights at step ${step}` : "";
+    el.dataset.directions = String(variance.length);
+  }
+
+  function placeMark(mark: HTMLElement, index: number, count: number): void {
+    mark.hidden = index < 0 || index >= count;
+    if (mark.hidden) return;
+    Object.assign(mark.style, { left: `${(index / count) * 100}%`, top: "0", width: `${100 / count}%`, height: "100%" });
+  }
+
+  function render(): void {
+    const busy = String(model.get("latent_busy") || "");
+    status.textContent = busy ? `computing ${busy}…` : "";
+    failure.textContent = String(model.get("latent_error") || "");
+    const classes = Number(model.get("label_classes")) || 0;
+    labelRow.hidden = classes <= 0;
+    if (label.childElementCount !== classes + 1) {
+      label.replaceChildren(h("option", { value: "-1", text: "one per sample" }),
+        ...Array.from({ length: classes }, (_, c) => h("option", { value: String(c), text: String(c) })));
+    }
+    label.value = String(model.get("explorer_label"));
+    renderSliders();
+    const count = Number(model.get("real_count")) || 0;
+    placeMark(markA, Number(model.get("real_start")), count);
+    placeMark(markB, Number(model.get("real_end")), count);
+    const errs: number[] = model.get("real_errors") || [];
+    const pstep = Number(model.get("projection_step"));
+    realInfo.textContent = errs.length
+      ? `projection error (pixel MSE): ${errs.map((e) => e.toFixed(4)).join(", ")} · weights at step ${pstep}` : "";
+    el.dataset.projections = String(errs.length);
+    const distances: number[] = model.get("neighbour_distances") || [];
+    const rate = Number(model.get("copy_rate"));
+    neighbourInfo.textContent = distances.length
+      ? `distances (${model.get("neighbour_space")}): ${distances.map((d) => d.toFixed(2)).join(", ")}` +
+        (rate >= 0 ? ` · copy rate ${(100 * rate).toFixed(1)}%` : "") : "";
+    el.dataset.neighbours = String(distances.length);
+    const show = (name: string) => (model.get(name) || []).map((i: number) => i + 1).join(", ") || "none";
+    arithInfo.textContent = `+ ${show("arith_plus")} · − ${show("arith_minus")} · base ${show("arith_base")}`;
+    arithGrid.style.width = `${Number(model.get("grid_width")) || 320}px`;
+  }
+
+  real.addEventListener("click", errors.guard("real pick", (event: MouseEvent) => {
+    const count = Number(model.get("real_count")) || 0;
+    const index = cellAt(real, event, count, count);
+    if (index < 0) return;
+    save(nextReal === 0 ? { real_start: index } : { real_end: index });
+    nextReal = nextReal === 0 ? 1 : 0;
+  }));
+  arithGrid.addEventListener("click", errors.guard("arith pick", (event: MouseEvent) => {
+    const count = Number(model.get("candidate_count")) || 0;
+    const index = cellAt(arithGrid, event, count, Number(model.get("candidate_columns")) || 1);
+    if (index < 0) return;
+    const trait = PICK_TRAIT[mode.value as Pick];
+    const now: number[] = [...(model.get(trait) || [])];
+    const at = now.indexOf(index);
+    if (at >= 0) now.splice(at, 1); else now.push(index);
+    save({ [trait]: now });
+  }));
+  label.addEventListener("change", errors.guard("class", () => save({ explorer_label: Number(label.value) })));
+
+  const images: [HTMLImageElement, string][] = [[moved, "direction_moved_png"], [strip, "direction_strip_png"],
+    [real, "real_png"], [projection, "real_projection_png"], [realFrames, "real_frames_png"],
+    [neighbours, "neighbours_png"], [arithGrid, "candidates_png"], [arithStrip, "arith_png"]];
+  for (const [node, trait] of images) {
+    subs.on(`change:${trait}`, errors.guard(trait, () => setImageBytes(node, model.get(trait))));
+    setImageBytes(node, model.get(trait));
+  }
+  for (const name of ["latent_busy", "latent_error", "label_classes", "explorer_label", "direction_variance",
+    "direction_offsets", "direction_index", "directions_step", "real_start", "real_end", "real_errors",
+    "projection_step", "neighbour_distances", "copy_rate", "arith_plus", "arith_minus", "arith_base", "grid_width"]) {
+    subs.on(`change:${name}`, errors.guard("latent space", render));
+  }
+  render();
+  return () => {
+    subs.dispose();
+    for (const [node] of images) revokeImage(node);
+  };
+}
