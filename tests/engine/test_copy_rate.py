@@ -241,3 +241,17 @@ def test_the_gan_health_check_passes_the_copy_rate_warning_on(gan_run):
                    "classes_covered": np.ones(2), "copy_rate": np.array([0.2, 0.9])}  # fmt: skip
     found = dict(gan_run.family.health(gan_run.history, 10, gan_run.settings, evaluations))
     assert set(found) == {"CopyRateRising"} and "90%" in found["CopyRateRising"]
+
+
+def test_a_gan_with_live_quality_trains_past_its_first_health_check(tmp_path, monkeypatch, nets):
+    # The health check (every 50 steps) reads the quality columns; it once called .items()
+    # on quality_warnings' list and failed every run with quality_every at step 50.
+    from genai_widgets.families.gan.family import GANFamily
+
+    monkeypatch.setattr(GANFamily, "feature_net_options", nets)  # small net, own cache
+    run = gw.train_gan(
+        data="digits", image_size=16, width=8, batch_size=16, latent_dim=16, device="cpu",
+        max_steps=50, quality_every=1000, run_dir=str(tmp_path / "q"),
+    )  # fmt: skip
+    assert run.wait(120) == "finished", run.traceback_text
+    assert "copy_rate" in run.evaluation_names
