@@ -81,7 +81,9 @@ class NeighbourMethods:
         and kept (`quality.neighbours.NeighbourIndex`: space, features, rows, threshold)."""
         from ..quality.neighbours import NeighbourIndex
 
-        with _index_lock:
+        with _index_lock:  # one lock per family object: another run's index never waits
+            lock = self.__dict__.setdefault("_neighbour_lock", threading.Lock())
+        with lock:
             index = self.__dict__.get("_neighbour_index")
             if index is not None:
                 return index
