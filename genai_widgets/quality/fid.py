@@ -381,15 +381,25 @@ def _features(net: FeatureNet, images: Tensor, batch: int = 500) -> np.ndarray:
 
 # --------------------------------------------------------------------------- warnings
 def quality_warnings(
-    evaluations: dict[str, np.ndarray], *, collapse_ratio: float = 0.7, rising: int = 3
+    evaluations: dict[str, np.ndarray],
+    *,
+    collapse_ratio: float = 0.7,
+    rising: int = 3,
+    copy_level: float = 0.6,
+    copy_rise: float = 0.1,
 ) -> list[tuple[str, str]]:
-    """Warnings from the quality measures so far (columns "step", "fid", "classes_covered"):
+    """Warnings from the quality measures so far (columns "step", "fid", "classes_covered",
+    "copy_rate"):
 
     - "ModeCollapse" when classes covered fell below `collapse_ratio` of its best so far: the
       generator is concentrating on a few classes (mode collapse);
     - "QualityDeclining" when FID rose in each of the last `rising` evaluations and stands
       above its best by 10%: on a small data set the usual cause is the discriminator
-      over-fitting the real images (keep `augment` on, stop at the best step, or lower lr).
+      over-fitting the real images (keep `augment` on, stop at the best step, or lower lr);
+    - "CopyRateRising" when the copy rate (`neighbours.py`) stands at `copy_level` or more
+      and at least `copy_rise` above its lowest so far: more samples lie near a training
+      image than new images of the data's own distribution would (about 0.5; 0.47-0.55 on
+      held-out digits), and the number is growing: the generator is memorising.
     Returns (kind, message) pairs, for `Run`'s health mechanism."""
     out: list[tuple[str, str]] = []
     steps = np.asarray(evaluations.get("step", ()), dtype=np.float64)
@@ -422,6 +432,18 @@ def quality_warnings(
                     "best step's checkpoint",
                 )
             )
+    rate = np.asarray(evaluations.get("copy_rate", ()), dtype=np.float64)
+    rate = rate[np.isfinite(rate)]
+    if len(rate) >= 2 and rate[-1] >= copy_level and rate[-1] >= rate.min() + copy_rise:
+        out.append(
+            (
+                "CopyRateRising",
+                f"copy rate rose to {rate[-1]:.0%} (lowest {rate.min():.0%}; new images of "
+                "the data's own distribution score about 50%): the generator is reproducing "
+                "training images; see run.nearest_neighbours(), keep augment on, or stop at "
+                "an earlier checkpoint",
+            )
+        )
     return out
 
 
@@ -436,10 +458,11 @@ def quality_evaluator(
     inception_weights: str | Path | None = None,
     **feature_net: Any,
 ):
-    """An `Evaluator` (see `evaluators.py`) measuring fid, kid, precision, recall and
-    classes_covered on `n_samples` samples of fixed noise, every `every_steps` steps, on the
-    evaluation thread: the feature net is trained (or loaded from its cache) there on the first
-    evaluation, so no training step ever waits for it. `feature_net` goes to
+    """An `Evaluator` (see `evaluators.py`) measuring fid, kid, precision, recall,
+    classes_covered and copy_rate (`neighbours.copy_rate` against up to 5000 of `images`, in
+    the same feature space) on `n_samples` samples of fixed noise, every `every_steps` steps,
+    on the evaluation thread: the feature net is trained (or loaded from its cache) there on
+    the first evaluation, so no training step ever waits for it. `feature_net` goes to
     `train_feature_net` (epochs, width, cache_dir). With `inception_weights` (a file, or
     "auto"), also `fid_inception`; a missing file raises here, when the run is built."""
     if inception_weights is not None:
@@ -461,13 +484,18 @@ def quality_evaluator(
         fake = torch.cat(
             [models.generate(z[i : i + 250]).float().cpu() for i in range(0, len(z), 250)]
         )
-        return meter(fake)
+        copies = state.get("copies")
+        if copies is None:
+            from .neighbours import NeighbourIndex
+
+            copies = state["copies"] = NeighbourIndex.for_data(images, seed=seed, net=meter.net)
+        return {**meter(fake), "copy_rate": copies.copy_rate(fake)}
 
     return Evaluator(
         "quality",
         measure,
         every_steps=every_steps,
         every_seconds=None,
-        columns=("fid", "kid", "precision", "recall", "classes_covered")
+        columns=("fid", "kid", "precision", "recall", "classes_covered", "copy_rate")
         + (("fid_inception",) if inception_weights is not None else ()),
     )

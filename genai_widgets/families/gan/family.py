@@ -14,7 +14,16 @@ from torch import Tensor, nn
 from ...engine.config import settings_of
 from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
-from ..latent import LatentFamily, build_data, ends_in, probe_decoding, probing, with_data_size
+from ..latent import (
+    LATENT_DECODING,
+    LatentFamily,
+    build_data,
+    ends_in,
+    probe_decoding,
+    probing,
+    with_data_size,
+)
+from ..memorisation import TRAINING_NEIGHBOURS, NeighbourMethods
 from .augment import diff_augment, parse_policy
 from .config import GANConfig, resolve_defaults
 from .ema import GeneratorEMA
@@ -43,13 +52,14 @@ def _ends_in_sigmoid(module: nn.Module) -> bool:
     return ends_in(module, nn.Sigmoid)
 
 
-class GANFamily(LatentFamily):
+class GANFamily(NeighbourMethods, LatentFamily):
     """Generator + discriminator trained by `gan_step` with the config's loss."""
 
     name = "gan"
     config_class = GANConfig
     module_names = ("generator", "discriminator")
     decoder_name = "generator"
+    capabilities = (LATENT_DECODING, TRAINING_NEIGHBOURS)
     dashboard = "genai_widgets.widgets.gan.dashboard:Dashboard"
     panels = ("controls", "curves", "samples", "latent explorer", "data space")
     description = "generative adversarial network: images or 2-D points"
@@ -204,6 +214,7 @@ class GANFamily(LatentFamily):
                     every_steps=self.quality_every,
                     seed=self.seed,
                     inception_weights=self.inception_weights,
+                    **self.feature_net_options,
                 )
             )
         return found
@@ -215,7 +226,7 @@ class GANFamily(LatentFamily):
             return []
         from ...quality.fid import quality_warnings  # live quality: collapse, over-fitting
 
-        return list(quality_warnings(evaluations).items())
+        return list(quality_warnings(evaluations))
 
     # ------------------------------------------------------------------ building
     @classmethod
