@@ -43,7 +43,7 @@ DEFAULT_SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 #: Layer types whose output counts as "the first layer" (affine in their input).
 FIRST_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.modules.conv._ConvNd)
 _CHUNK = 1024  # prior samples per forward pass of the first layer
-_OVERSAMPLE, _POWER_ITERATIONS = 10, 6  # randomized PCA (Halko et al. 2011)
+_OVERSAMPLE, _POWER_ITERATIONS = 10, 2  # randomized PCA (Halko et al. 2011)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +100,7 @@ def first_layer_activations(
     module: nn.Module, z: Tensor, latent_shape: Sequence[int]
 ) -> tuple[Tensor, str]:
     """The output of the first Linear / convolution layer `module` runs on z (each sample's
-    values flattened, float64 on the CPU), and that layer's name; the rest of the forward
+    values flattened, float32 on the CPU), and that layer's name; the rest of the forward
     pass is skipped. A module without such a layer gives its whole output (name "")."""
     names = {m: name for name, m in module.named_modules()}
     candidates = [m for m in module.modules() if isinstance(m, FIRST_LAYER_TYPES)]
@@ -122,7 +122,7 @@ def first_layer_activations(
                 out, layer = captured.output, names.get(fired[-1], "")
             if not isinstance(out, Tensor):
                 raise TypeError(f"the first layer returned {type(out).__name__}, not a tensor")
-            chunks.append(out.reshape(part.shape[0], -1).double().cpu())
+            chunks.append(out.reshape(part.shape[0], -1).float().cpu())
     finally:
         for handle in handles:
             handle.remove()
@@ -130,27 +130,36 @@ def first_layer_activations(
 
 
 def principal_components(
-    activations: Tensor, k: int, seed: int = 0
+    activations: Tensor, k: int, seed: int = 0, rank: int | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Top-`k` principal components of the rows of `activations` (n x D, float64): the
-    centered data's coordinates on them (n x k), their variance shares (k, descending) and the
-    total variance. Randomized subspace iteration with a seeded generator (Halko et al. 2011):
-    deterministic, cheap for wide layers, and exact when the activations span at most
-    k + 10 dimensions (a first layer affine in a small z does)."""
-    centered = activations - activations.mean(dim=0)
+    """Top-`k` principal components of the rows of `activations` (n x D): the centered data's
+    coordinates on them (n x k, float64), their variance shares (k, descending) and the total
+    variance. Randomized subspace iteration (Halko et al. 2011) on a seeded basis of
+    max(k, `rank`) + 10 columns with two power iterations, in float32 with the small SVD in
+    float64: deterministic, and exact when the activations span at most that many dimensions
+    (a first layer affine in z spans at most latent_dim: pass rank=latent_dim). When the basis
+    would be as wide as the data, the exact SVD."""
+    data = activations.float()
+    centered = data - data.mean(dim=0)
     n, width = centered.shape
-    total = centered.pow(2).sum() / max(n - 1, 1)
-    q = min(k + _OVERSAMPLE, n, width)
-    gen = torch.Generator().manual_seed(seed)
-    basis = torch.randn(width, q, generator=gen, dtype=centered.dtype)
-    basis, _ = torch.linalg.qr(centered @ basis)  # n x q, the range of the data
-    for _ in range(_POWER_ITERATIONS):
-        basis, _ = torch.linalg.qr(centered.T @ basis)
-        basis, _ = torch.linalg.qr(centered @ basis)
-    small = basis.T @ centered  # q x D
-    u, s, _ = torch.linalg.svd(small, full_matrices=False)
-    coords = (basis @ u[:, :k]) * s[:k]  # n x k: U_k S_k of the data's own SVD
-    shares = (s[:k].pow(2) / max(n - 1, 1)) / total if total > 0 else torch.zeros(k).double()
+    dof = max(n - 1, 1)
+    total = centered.double().pow(2).sum() / dof
+    q = max(k, rank or 0) + _OVERSAMPLE
+    if q >= min(n, width):
+        u, s, _ = torch.linalg.svd(centered.double(), full_matrices=False)
+        coords = u[:, :k] * s[:k]
+    else:
+        gen = torch.Generator().manual_seed(seed)
+        basis = torch.randn(width, q, generator=gen)
+        basis, _ = torch.linalg.qr(centered @ basis)  # n x q, the range of the data
+        for _ in range(_POWER_ITERATIONS):
+            basis, _ = torch.linalg.qr(centered.T @ basis)
+            basis, _ = torch.linalg.qr(centered @ basis)
+        small = (basis.T @ centered).double()  # q x D
+        u, s, _ = torch.linalg.svd(small, full_matrices=False)
+        coords = (basis.double() @ u[:, :k]) * s[:k]  # U_k S_k of the data's own SVD
+    shares = s[:k].pow(2) / dof / total if total > 0 else torch.zeros(k, dtype=torch.float64)
+    shares = shares / max(1.0, float(shares.sum()))  # float32 rounding can pass 1 at k = rank
     return coords, shares, total
 
 
@@ -198,7 +207,7 @@ def directions_from_activations(
             f"k must be at most the first layer's width ({width} values per sample"
             f"{f' in {layer!r}' if layer else ''}), got {k}"
         )
-    coords, shares, total = principal_components(activations, k, seed=seed)
+    coords, shares, total = principal_components(activations, k, seed=seed, rank=z.shape[1])
     if not total > 0:
         raise ValueError(
             f"the first layer{f' ({layer!r})' if layer else ''} gives the same activations "
