@@ -27,7 +27,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from ..engine.family import Capability
-from ..engine.threads import release_openmp_pool
+from ..engine.threads import foreground_torch
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -316,15 +316,13 @@ class DirectionMethods:
         """
         check_direction_request(k, samples, seed, self.latent_dim)
         z = torch.randn(samples, self.latent_dim, generator=torch.Generator().manual_seed(seed))
-        try:
+        with foreground_torch():  # off the trainer: leave no idle OpenMP pool behind
             with run.inference_copy(self.decoder_name) as decoder:
                 step = run.step
                 activations, layer = first_layer_activations(decoder, z, self.latent_shape)
             found = directions_from_activations(
                 activations, z, int(k), seed=int(seed), step=step, layer=layer
             )
-        finally:
-            release_openmp_pool()  # a cell or a refresh thread: leave no idle pool behind
         with self._directions_lock():
             previous = self.last_directions
             if match and previous is not None and previous.latent_dim == found.latent_dim:
