@@ -44,6 +44,10 @@ def test_the_randomized_pca_agrees_with_the_exact_svd(layer):
     assert torch.allclose(shares, exact, rtol=1e-3)
     overlap = (torch.nn.functional.normalize(coords, dim=0).T @ u[:, :10]).abs().diagonal()
     assert (overlap > 0.999).all(), overlap
+    narrow = acts[:, :15]  # a basis of 22 columns would be wider: the exact SVD
+    _, s15, _ = torch.linalg.svd((narrow - narrow.mean(0)).double(), full_matrices=False)
+    exact15 = s15[:10] ** 2 / (narrow - narrow.mean(0)).double().pow(2).sum()
+    assert torch.allclose(principal_components(narrow, 10, rank=12)[1], exact15, rtol=1e-6)
 
 
 def test_an_affine_first_layer_gives_its_singular_directions_in_order():
