@@ -7,7 +7,9 @@ during "off" windows. The windows alternate (off, on, on, off, ...) so that the 
 shared machine's speed falls on both alike; each pair gives one on / off ratio of steps/s
 (the target is >= 0.97), and the summary is their median with a bootstrap 95% interval.
 Steps/s come from the trainer's own per-step time stamps inside each window. Each refresh's
-wall time is recorded too (the directions' "time to refresh while training").
+wall time is recorded too (the directions' "time to refresh while training"), and the trainer
+time it cost, attributed from the durations of the steps it overlapped (`attributed_cost`,
+steadier than the window rates when other processes load the machine).
 
 Prints JSON: per window pair steps/s off and on and their ratio, refreshes made, the refresh
 times (median, max); medians.
@@ -51,6 +53,7 @@ class Refresher:
         self.run, self.every, self.k, self.samples = run, every, k, samples
         self.on, self.done = threading.Event(), threading.Event()
         self.times: list[float] = []
+        self.spans: list[tuple[int, int]] = []  # (step before, step after) of each refresh
         self.errors: list[str] = []
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -63,7 +66,7 @@ class Refresher:
             if self.run.step < last + self.every:
                 time.sleep(0.01)
                 continue
-            last = self.run.step
+            last = before = self.run.step
             t0 = time.perf_counter()
             try:
                 self.run.latent_directions(k=self.k, samples=self.samples)
@@ -71,6 +74,7 @@ class Refresher:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
                 return
             self.times.append(time.perf_counter() - t0)
+            self.spans.append((before, self.run.step))
 
     def close(self) -> None:
         self.on.clear()
@@ -86,6 +90,34 @@ def steps_per_second(run, window: float) -> float:
     h = run.history
     t = h["time"][h["step"] > s0]
     return (len(t) - 1) / float(t[-1] - t[0])
+
+
+def attributed_cost(history, spans: list[tuple[int, int]], every: int) -> dict[str, float]:
+    """Trainer time each refresh cost, from the step durations themselves, which the drift of
+    a shared machine disturbs far less than window rates: the steps in flight while a refresh
+    ran took `lost` seconds more than the median step of the 50 steps either side that no
+    refresh touched. Projected on-vs-off ratio for a refresh every `every` steps."""
+    steps = history["step"].astype(int)
+    dt = dict(zip(steps[1:], history["time"][1:] - history["time"][:-1], strict=True))
+    touched = {s for a, b in spans for s in range(a, b + 2)}
+    losses, bases = [], []
+    for a, b in spans:
+        near = [dt[s] for s in range(a - 50, b + 52) if s in dt and s not in touched]
+        mine = [dt[s] for s in range(a, b + 2) if s in dt]
+        if len(near) < 10 or not mine:
+            continue
+        base = statistics.median(near)
+        losses.append(sum(mine) - base * len(mine))
+        bases.append(base)
+    if not losses:
+        return {}
+    lost, base = statistics.median(losses), statistics.median(bases)
+    return {
+        "lost_s_per_refresh": lost,
+        "step_s": base,
+        "projected_on_vs_off": every * base / (every * base + max(lost, 0.0)),
+        "attributed_refreshes": len(losses),
+    }
 
 
 def bootstrap_ci(values: list[float], n: int = 2000, seed: int = 0) -> list[float]:
@@ -148,6 +180,7 @@ def main() -> None:
             refresher.close()
             run.stop()
             run.wait(60)
+        attributed = attributed_cost(run.history, refresher.spans, args.every)
     ratios = [r["on_vs_off"] for r in rounds]
     times = refresher.times
     print(
@@ -171,6 +204,7 @@ def main() -> None:
                     "refresh_s_max": max(times) if times else None,
                     "refreshes": len(times),
                 },
+                "attributed": attributed,
                 "rounds": rounds,
             },
             indent=2,

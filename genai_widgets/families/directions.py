@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
+from threadpoolctl import threadpool_limits
 from torch import Tensor, nn
 
 from ..engine.family import Capability
@@ -45,6 +46,10 @@ FIRST_LAYER_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.modules.conv._Co
 _CHUNK = 1024  # prior samples per forward pass of the first layer
 _OVERSAMPLE, _POWER_ITERATIONS = 10, 2  # randomized PCA (Halko et al. 2011)
 _EXACT_RESIDUAL = 1e-6  # variance share the first basis may miss and still count as exact
+# One BLAS thread for the PCA, held under a lock: threadpool_limits sets NumPy's OpenBLAS
+# thread count for the whole process and restores it on exit, so two at once could leave it
+# at 1.
+_single_blas = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,9 +147,18 @@ def principal_components(
     the variance) and the power iterations are skipped; otherwise two refine it. When the basis
     would be as wide as the data, the exact SVD.
 
-    In NumPy rather than torch: next to a training thread, torch's OpenMP pools contend with
-    the trainer's (engine/threads.py), which made this 6 x slower (2 s vs 0.34 s for the
-    default DCGAN's 2000 x 4096 activations on 2 CPU cores)."""
+    In NumPy on one BLAS thread rather than in torch: next to a training thread, torch's
+    OpenMP pools contend with the trainer's (engine/threads.py) and a multi-threaded BLAS's
+    spinning workers with both. For the default DCGAN's 2000 x 4096 activations on 2 loaded
+    CPU cores while it trained: torch 0.9-20 s, NumPy 2-4 s, NumPy on one thread 0.17-0.29 s
+    (0.1 s with the machine to itself)."""
+    with _single_blas, threadpool_limits(1, user_api="blas"):
+        return _principal_components(activations, k, seed, rank)
+
+
+def _principal_components(
+    activations: Tensor, k: int, seed: int, rank: int | None
+) -> tuple[Tensor, Tensor, Tensor]:
     data = activations.detach().cpu().numpy().astype(np.float32, copy=False)
     centered = data - data.mean(axis=0)
     n, width = centered.shape

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 import torch
+from threadpoolctl import threadpool_info
 
 import genai_widgets as gw
 from genai_widgets.families.directions import (
@@ -39,7 +40,10 @@ def test_the_randomized_pca_agrees_with_the_exact_svd(layer):
     centered = (acts - acts.mean(0)).double()
     u, s, _ = torch.linalg.svd(centered, full_matrices=False)
     exact = s[:10] ** 2 / centered.pow(2).sum()
+    threads = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()]
     coords, shares, total = principal_components(acts, 10, rank=12)
+    # It ran on one BLAS thread and gave the process its thread counts back.
+    assert [(i["internal_api"], i["num_threads"]) for i in threadpool_info()] == threads
     assert float(total) == pytest.approx(float(centered.pow(2).sum() / 1499), rel=1e-5)
     assert torch.allclose(shares, exact, rtol=1e-3)
     overlap = (torch.nn.functional.normalize(coords, dim=0).T @ u[:, :10]).abs().diagonal()
