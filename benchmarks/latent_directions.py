@@ -138,6 +138,13 @@ def main() -> None:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of training untimed")
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=None,
+        help="the generator average's decay (default: the package's; 0 turns it off, and with "
+        "it the batch-norm recalibration each copy older than 50 steps costs under the lock)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -148,6 +155,7 @@ def main() -> None:
         run = gw.train_gan(
             data="digits",
             **PRESETS[args.preset],
+            **({} if args.ema is None else {"ema": args.ema}),
             max_steps=None,
             checkpoint_every=0,
             device=args.device,
