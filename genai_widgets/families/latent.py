@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..engine.family import Capability, Family
+from .directions import LATENT_DIRECTIONS, DirectionMethods
 
 if TYPE_CHECKING:
     from ..engine.run import Run
@@ -47,13 +48,14 @@ def with_data_size(config: Any, data) -> Any:
     return config
 
 
-class LatentFamily(Family):
+class LatentFamily(DirectionMethods, Family):
     """A family whose `decoder_name` module maps z ~ N(0, I) to samples (`to_samples` finishes
-    its raw output). Subclasses call `init_latent` once their modules exist."""
+    its raw output). Subclasses call `init_latent` once their modules exist. Semantic
+    directions (`run.latent_directions`, ...) come from `DirectionMethods`."""
 
     #: Role of the module that maps latent vectors to samples ("generator" / "decoder").
     decoder_name: ClassVar[str] = ""
-    capabilities = (LATENT_DECODING,)
+    capabilities = (LATENT_DECODING, LATENT_DIRECTIONS)
 
     latent_dim: int = 0
     #: Latent shape per sample that the decoding module accepts: (d,) or (d, 1, 1).

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from ...engine.config import settings_of
 from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
+from ..directions import LATENT_DIRECTIONS
 from ..latent import (
     LATENT_DECODING,
     LatentFamily,
@@ -59,7 +60,7 @@ class GANFamily(NeighbourMethods, LatentFamily):
     config_class = GANConfig
     module_names = ("generator", "discriminator")
     decoder_name = "generator"
-    capabilities = (LATENT_DECODING, TRAINING_NEIGHBOURS)
+    capabilities = (LATENT_DECODING, LATENT_DIRECTIONS, TRAINING_NEIGHBOURS)
     dashboard = "genai_widgets.widgets.gan.dashboard:Dashboard"
     panels = ("controls", "curves", "samples", "latent explorer", "data space")
     description = "generative adversarial network: images or 2-D points"

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from ...engine.config import settings_of
 from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
+from ..directions import LATENT_DIRECTIONS
 from ..latent import (
     LATENT_DECODING,
     LatentFamily,
@@ -104,7 +105,7 @@ class VAEFamily(EncodingMethods, NeighbourMethods, LatentFamily):
     config_class = VAEConfig
     module_names = ("encoder", "decoder")
     decoder_name = "decoder"
-    capabilities = (LATENT_DECODING, ENCODING, TRAINING_NEIGHBOURS)
+    capabilities = (LATENT_DECODING, LATENT_DIRECTIONS, ENCODING, TRAINING_NEIGHBOURS)
     dashboard = "genai_widgets.widgets.vae.dashboard:VAEDashboard"
     panels = ("controls", "curves", "samples", "reconstructions", "traversal", "latent scatter")
     description = "variational autoencoder: images"
