@@ -25,6 +25,7 @@ Prints JSON on stdout; progress on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import sys
@@ -95,13 +96,14 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint_every=0,
     )
     root = Path(tempfile.mkdtemp(prefix="bench-conditional-"))
-    runs = {
-        "conditional": gw.train_gan(**common, conditional=True, run_dir=str(root / "c")),
-        "unconditional": gw.train_gan(**common, run_dir=str(root / "u")),
-    }
-    for run in runs.values():
-        run.wait()
-    seconds = _train_interleaved(runs, args.steps, args.chunk)
+    with contextlib.redirect_stdout(sys.stderr):  # the runs' messages: stdout is the JSON
+        runs = {
+            "conditional": gw.train_gan(**common, conditional=True, run_dir=str(root / "c")),
+            "unconditional": gw.train_gan(**common, run_dir=str(root / "u")),
+        }
+        for run in runs.values():
+            run.wait()
+        seconds = _train_interleaved(runs, args.steps, args.chunk)
 
     cond, plain = runs["conditional"], runs["unconditional"]
     k, n = int(cond.n_classes), args.n_per_class
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     predicted = meter.predict(fake_u)
     per_class_u = class_frechet_distances(meter, data.tensor, data.labels, fake_u, predicted)
     shares = torch.bincount(predicted, minlength=k).double() / len(predicted)
+    all_c, all_u = meter(fake_c), meter(fake_u)
     result = {
         "benchmark": "conditional",
         "args": vars(args),
@@ -131,13 +134,17 @@ def main(argv: list[str] | None = None) -> dict:
             "label_accuracy": accuracy,
             "class_fid": _finite(per_class_c),
             "class_fid_summary": _summary(per_class_c),
-            "fid_all": meter(fake_c)["fid"],
+            "fid_all": all_c["fid"],
+            "precision": all_c["precision"],
+            "recall": all_c["recall"],
         },
         "unconditional": {
             "class_fid": _finite(per_class_u),
             "class_fid_summary": _summary(per_class_u),
             "class_shares": [round(float(s), 4) for s in shares],
-            "fid_all": meter(fake_u)["fid"],
+            "fid_all": all_u["fid"],
+            "precision": all_u["precision"],
+            "recall": all_u["recall"],
         },
     }
     print(json.dumps(result, indent=2))
