@@ -120,8 +120,8 @@ class ConditionalDCGANGenerator(DCGANGenerator):
     """(z (N, latent_dim), y (N,) class ids) -> images: the DCGAN generator on z concatenated
     with a learned embedding of y (`latent_dim` values per class, as in the conditional GAN of
     Mirza & Osindero 2014 with the one-hot code learned). The embedding starts N(0, 0.1^2):
-    started at z's scale, N(0, 1), it drowned z out (per-class FID on the digits 85 against
-    27 at 1,500 steps, benchmarks/conditional.py, docs/benchmarks.md)."""
+    started at z's scale, N(0, 1), it drowned z out (mean per-class FID on the digits 85
+    against 30 at 1,500 steps, benchmarks/conditional.py, docs/benchmarks.md)."""
 
     conditional = True
 

@@ -186,3 +186,11 @@ def test_the_conditional_dcgan_is_a_projection_discriminator():
         assert torch.allclose(d(x, y) - d(x, other), want, atol=1e-5)
     with pytest.raises(ValueError, match="n_classes must be an integer >= 2, got 1"):
         ConditionalDCGANGenerator(1)
+
+
+def test_the_live_quality_measures_run_on_a_conditional_run(tiny):
+    # The evaluator calls the generator with z alone: the classes cycle over its samples.
+    run = gw.train_gan(**tiny(max_steps=4, conditional=True, quality_every=4))
+    assert run.wait(120) == "finished", run.traceback_text
+    ev = run.evaluations
+    assert ev["step"][-1] == 4 and np.isfinite(ev["fid"]).all(), ev
