@@ -194,3 +194,21 @@ def test_the_live_quality_measures_run_on_a_conditional_run(tiny):
     assert run.wait(120) == "finished", run.traceback_text
     ev = run.evaluations
     assert ev["step"][-1] == 4 and np.isfinite(ev["fid"]).all(), ev
+
+
+def test_labelled_batches_split_over_the_ranks_of_a_job():
+    # A torchrun job hands each rank rows rank*b..(rank+1)*b of every batch: labels follow.
+    from genai_widgets.data import get_dataset
+    from genai_widgets.engine.distributed import RankBatches
+
+    source = get_dataset("digits", image_size=16).labelled()
+    whole = next(source.batches(8, seed=3))
+    halves = [next(RankBatches(source.batches(8, seed=3), rank, 2)) for rank in (0, 1)]
+    assert torch.equal(torch.cat([h.x for h in halves]), whole.x)
+    assert torch.equal(torch.cat([h.y for h in halves]), whole.y)
+    assert torch.equal(whole.y, source.labels[_rows_of(source, whole.x)])
+
+
+def _rows_of(source, x):
+    flat = source.tensor.flatten(1)
+    return torch.stack([(flat == row.flatten()).all(1).nonzero()[0, 0] for row in x])
