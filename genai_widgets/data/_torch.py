@@ -3,6 +3,7 @@ kept as is and its batches are converted as they come (the user chose batch size
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -21,7 +22,7 @@ from ._convert import (
     to_signed,
     to_tensor,
 )
-from ._source import DataSource
+from ._source import DataSource, loader_labels
 from ._tensor import tensor_source
 
 # Above this many items a Dataset stays on disk: the user wraps it in a DataLoader.
@@ -89,7 +90,39 @@ def loader_source(
         raise ValueError("the DataLoader yielded no batches (is its dataset empty?)") from None
     # Validate now, before any training starts, with the same code every batch goes through.
     first = convert(first_batch, 0)
-    return DataSource(name="DataLoader", loader=loader, convert=convert, first=first)
+    classes = _loader_classes(loader)
+    first_labels = None
+    if classes is not None and isinstance(first_batch, (tuple, list)) and len(first_batch) > 1:
+        # Kept for a class-conditional run (`DataSource.labelled`); checked when it is one.
+        with contextlib.suppress(ValueError, TypeError):
+            first_labels = loader_labels(first_batch, "the DataLoader's first batch")
+    return DataSource(
+        name="DataLoader",
+        loader=loader,
+        convert=convert,
+        first=first,
+        first_labels=first_labels,
+        classes=classes,
+    )
+
+
+def _loader_classes(loader: DataLoader) -> list[str] | None:
+    """The class names of a loader's dataset: its `.classes` (torchvision, ImageFolder), or
+    0..max(`.targets`) as strings; None when it names neither."""
+    dataset = loader.dataset
+    classes = getattr(dataset, "classes", None)
+    if isinstance(classes, (list, tuple)) and classes:
+        return [str(c) for c in classes]
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return None
+    try:
+        t = torch.as_tensor(targets)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if t.dim() != 1 or not len(t) or t.dtype.is_floating_point or t.dtype == torch.bool:
+        return None
+    return [str(i) for i in range(int(t.max()) + 1)]
 
 
 class _LoaderBatchConverter:

@@ -2,11 +2,16 @@
 the latent-decoding capability (a decoder maps z to a sample: `run.sample(z=...)`,
 `run.random_z`, `run.interpolate`, `run.traverse`, the fixed-noise grid) and the probe that
 finds the z layout a user's module accepts. A family without a z (a language model, an HMM)
-uses none of it."""
+uses none of it.
+
+A class-conditional decoder (`n_classes` set: a GAN trained with conditional=True) takes
+(z, y) with y the class ids: `sample`, `interpolate`, `traverse` and `decode` then take
+`labels=`, and the fixed grid's labels (`fixed_labels`) give one class per grid row."""
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -61,24 +66,84 @@ class LatentFamily(DirectionMethods, Family):
     #: Latent shape per sample that the decoding module accepts: (d,) or (d, 1, 1).
     latent_shape: tuple[int, ...] = ()
     fixed_z: Tensor
+    #: Classes of a class-conditional decoder (it takes (z, y)); None: it takes z alone.
+    n_classes: int | None = None
+    #: The fixed grid's class ids (`grid_labels`: grid row r shows class r % n_classes), or None.
+    fixed_labels: Tensor | None = None
 
-    def init_latent(self, config: LatentConfig, latent_shape: tuple[int, ...]) -> None:
+    def init_latent(
+        self, config: LatentConfig, latent_shape: tuple[int, ...], n_classes: int | None = None
+    ) -> None:
         self.latent_dim = int(config.latent_dim)
         self.latent_shape = tuple(latent_shape)
         fixed = torch.Generator().manual_seed(config.seed + 2)
         self.fixed_z = torch.randn(config.n_samples, self.latent_dim, generator=fixed)
+        self.n_classes = n_classes
+        self.fixed_labels = grid_labels(config.n_samples, n_classes) if n_classes else None
         self.sample_kind = "images"  # type: ignore[misc]  # until the first output says otherwise
 
     # ------------------------------------------------------------------ state
     def latent_state(self) -> dict[str, Any]:
-        return {"latent_shape": list(self.latent_shape), "fixed_z": self.fixed_z}
+        state: dict[str, Any] = {"latent_shape": list(self.latent_shape), "fixed_z": self.fixed_z}
+        if self.n_classes is not None:
+            state["n_classes"] = self.n_classes
+            state["fixed_labels"] = self.fixed_labels
+        return state
 
     def load_latent_state(self, state: dict[str, Any]) -> None:
         if "fixed_z" in state:
             self.fixed_z = state["fixed_z"]
+        if state.get("fixed_labels") is not None:
+            self.fixed_labels = state["fixed_labels"]
 
     def store_meta(self) -> dict[str, Any]:
-        return {"latent_shape": list(self.latent_shape)}
+        meta: dict[str, Any] = {"latent_shape": list(self.latent_shape)}
+        if self.n_classes is not None:
+            meta["n_classes"] = self.n_classes
+        return meta
+
+    # ------------------------------------------------------------------ classes
+    def check_labels(self, labels: Any, n: int, default: str = "grid") -> Tensor | None:
+        """Class ids for `n` samples of a class-conditional decoder, as a LongTensor (None for
+        an unconditional one). `labels`: one int (every sample), a list / tensor of ids
+        (repeated to fill `n`), or None: `grid_labels` for `default` "grid", class 0 for
+        "first". ValueError naming the labels given and the classes accepted."""
+        k = self.n_classes
+        if k is None:
+            if labels is not None:
+                raise ValueError(
+                    f"labels={_short(labels)} was given, but this run is not class-conditional "
+                    "(its generator takes z alone); train with conditional=True on labelled "
+                    "data to sample by class"
+                )
+            return None
+        if labels is None:
+            return grid_labels(n, k) if default == "grid" else torch.zeros(n, dtype=torch.long)
+        if isinstance(labels, bool) or (
+            isinstance(labels, float) or (isinstance(labels, Tensor) and labels.is_floating_point())
+        ):
+            raise ValueError(f"labels must be class ids (ints in 0..{k - 1}), got {_short(labels)}")
+        try:
+            y = torch.as_tensor(np.asarray(labels) if isinstance(labels, list) else labels)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(
+                f"labels must be an int, a list or a tensor of class ids in 0..{k - 1}, got "
+                f"{_short(labels)}"
+            ) from None
+        if y.dtype.is_floating_point or y.dtype == torch.bool or y.dim() > 1 or y.numel() == 0:
+            raise ValueError(
+                f"labels must be an int or a 1-D list / tensor of class ids in 0..{k - 1}, "
+                f"got {_short(labels)}"
+            )
+        y = y.long().reshape(-1).cpu()
+        bad = sorted({int(v) for v in y if not 0 <= int(v) < k})
+        if bad:
+            raise ValueError(
+                f"labels {bad} are outside the classes: this run has {k} classes, ids 0..{k - 1}"
+            )
+        if len(y) > n:
+            raise ValueError(f"labels has {len(y)} entries for {n} samples; give at most {n}")
+        return y.repeat(math.ceil(n / len(y)))[:n]
 
     # ------------------------------------------------------------------ decoding
     @property
@@ -101,19 +166,25 @@ class LatentFamily(DirectionMethods, Family):
             )
         return z
 
-    def decode(self, run: Run, z: Tensor) -> Tensor:
-        """Generator (decoder) copy in eval mode; never the live module mid-update."""
+    def decode(self, run: Run, z: Tensor, labels: Any = None) -> Tensor:
+        """Generator (decoder) copy in eval mode; never the live module mid-update. A
+        class-conditional one gets `labels` (see `check_labels`; None: `grid_labels`)."""
+        y = self.check_labels(labels, len(z))
         with run.inference_copy(self.decoder_name) as decoder:
-            out = decoder(z.to(run.device).view(z.shape[0], *self.latent_shape))
+            z = z.to(run.device).view(z.shape[0], *self.latent_shape)
+            out = decoder(z) if y is None else decoder(z, y.to(run.device))
             return self.to_samples(out).float().cpu()
 
-    def sample(self, run: Run, n: int = 16, z: Any = None) -> Tensor:
-        """Samples from the current weights: NCHW (or N x 2 points) in [-1, 1], on the CPU."""
+    def sample(self, run: Run, n: int = 16, z: Any = None, labels: Any = None) -> Tensor:
+        """Samples from the current weights: NCHW (or N x 2 points) in [-1, 1], on the CPU.
+        A class-conditional run takes `labels=`: one class id for all, or a list / tensor of
+        ids repeated to fill n; None cycles the classes one grid row each (`grid_labels`:
+        with n = n_classes ** 2, row i is class i)."""
         if z is None:
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"n must be a positive integer, got {n!r}")
             z = self.random_z(run, n)
-        return self.decode(run, self.check_z(z))
+        return self.decode(run, self.check_z(z), labels)
 
     def snapshot(self, run: Run) -> Tensor | None:
         """The fixed-noise grid from the live decoding module (in eval mode for the call)."""
@@ -123,7 +194,8 @@ class LatentFamily(DirectionMethods, Family):
         try:
             with torch.no_grad():
                 z = self.fixed_z.to(run.device).view(len(self.fixed_z), *self.latent_shape)
-                out = self.to_samples(G(z))
+                y = self.fixed_labels
+                out = self.to_samples(G(z) if y is None else G(z, y.to(run.device)))
         finally:
             G.train(was_training)
         if out.dim() != 4:  # 2-D points have no image grid; the data-space view draws them
@@ -138,22 +210,37 @@ class LatentFamily(DirectionMethods, Family):
         return torch.randn(n, self.latent_dim, generator=gen)
 
     def interpolate(
-        self, run: Run, z0: Any, z1: Any, steps: int = 8, method: str = "slerp"
+        self,
+        run: Run,
+        z0: Any,
+        z1: Any,
+        steps: int = 8,
+        method: str = "slerp",
+        labels: Any = None,
     ) -> Tensor:
-        """Decode `steps` points from z0 to z1 (both ends included): lerp or slerp."""
+        """Decode `steps` points from z0 to z1 (both ends included): lerp or slerp. A
+        class-conditional run draws them all of class `labels` (default 0; a list gives one
+        class per point)."""
         if method not in ("slerp", "lerp"):
             raise ValueError(f"method must be 'slerp' or 'lerp', got {method!r}")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
             raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
         a, b = self.check_z(z0, "z0")[0], self.check_z(z1, "z1")[0]
-        return self.decode(run, interpolate_latents(a, b, steps, method))
+        y = self.check_labels(labels, steps, default="first")
+        return self.decode(run, interpolate_latents(a, b, steps, method), y)
 
     def traverse(
-        self, run: Run, z: Any = None, dims: Any = None, values: Any = DEFAULT_TRAVERSAL
+        self,
+        run: Run,
+        z: Any = None,
+        dims: Any = None,
+        values: Any = DEFAULT_TRAVERSAL,
+        labels: Any = None,
     ) -> Tensor:
         """Latent traversal: starting from `z` (default: the prior's mean, zeros), set each
         dimension in `dims` (default: all) to each of `values` in turn and decode. Returns
-        (len(dims) * len(values), C, H, W), one row of `values` per dimension."""
+        (len(dims) * len(values), C, H, W), one row of `values` per dimension. A
+        class-conditional run draws them of class `labels` (default 0)."""
         base = torch.zeros(self.latent_dim) if z is None else self.check_z(z)[0]
         dims = list(range(self.latent_dim)) if dims is None else [int(d) for d in dims]
         for d in dims:
@@ -163,7 +250,20 @@ class LatentFamily(DirectionMethods, Family):
         zs = base.repeat(len(dims) * len(values), 1)
         for row, d in enumerate(dims):
             zs[row * len(values) : (row + 1) * len(values), d] = values
-        return self.sample(run, z=zs)
+        return self.sample(run, z=zs, labels=self.check_labels(labels, len(zs), default="first"))
+
+
+def grid_labels(n: int, n_classes: int) -> Tensor:
+    """Class ids for `n` samples shown as the run's square grid (ceil(sqrt(n)) columns, as
+    the snapshots are laid out): grid row r is class r % n_classes, so with n = n_classes ** 2
+    (100 for the digits) row i shows class i."""
+    cols = max(1, math.ceil(math.sqrt(n)))
+    return (torch.arange(n) // cols) % n_classes
+
+
+def _short(value: Any) -> str:
+    text = repr(value.tolist() if isinstance(value, Tensor) else value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def interpolate_latents(z0: Tensor, z1: Tensor, steps: int, method: str = "slerp") -> Tensor:

@@ -15,7 +15,12 @@ from ._registry import (
     register_model,
 )
 from .char_gpt import CharGPT
-from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .dcgan import (
+    ConditionalDCGANGenerator,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    ProjectionDCGANDiscriminator,
+)
 from .mlp import MLPDiscriminator, MLPGenerator
 from .vae import ConvDecoder, ConvEncoder
 
@@ -29,6 +34,8 @@ __all__ = [
     "register_model",
     "DCGANGenerator",
     "DCGANDiscriminator",
+    "ConditionalDCGANGenerator",
+    "ProjectionDCGANDiscriminator",
     "MLPGenerator",
     "MLPDiscriminator",
     "ConvEncoder",

@@ -1,6 +1,7 @@
 """DCGAN (Radford et al., 2015): all-convolutional generator and discriminator, sized by
 `image_size` (any of `SIZES`: 16, 28, 32 and 64 among them), `channels`, `latent_dim` and
-`width`."""
+`width`. With `n_classes` the pair is class-conditional: G(z, y) reads a learned embedding of
+the class beside z, D(x, y) is a projection discriminator (Miyato & Koyama 2018)."""
 
 from __future__ import annotations
 
@@ -111,6 +112,73 @@ class DCGANDiscriminator(nn.Module):
         return self.net(x).view(-1)
 
 
+# The generator's class embedding's initial std (z is N(0, 1)); see ConditionalDCGANGenerator.
+EMBED_STD = 0.1
+
+
+class ConditionalDCGANGenerator(DCGANGenerator):
+    """(z (N, latent_dim), y (N,) class ids) -> images: the DCGAN generator on z concatenated
+    with a learned embedding of y (`latent_dim` values per class, as in the conditional GAN of
+    Mirza & Osindero 2014 with the one-hot code learned). The embedding starts N(0, 0.1^2):
+    started at z's scale, N(0, 1), it drowned z out (mean per-class FID on the digits 85
+    against 30 at 1,500 steps, benchmarks/conditional.py, docs/benchmarks.md)."""
+
+    conditional = True
+
+    def __init__(
+        self,
+        n_classes: int,
+        latent_dim: int = 64,
+        image_size: int = 32,
+        channels: int = 1,
+        width: int = 64,
+    ):
+        _check_classes(n_classes)
+        super().__init__(2 * latent_dim, image_size, channels, width)
+        self.latent_dim, self.n_classes = latent_dim, n_classes
+        self.embed = nn.Embedding(n_classes, latent_dim)
+        nn.init.normal_(self.embed.weight, 0.0, EMBED_STD)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        h = torch.cat([z.reshape(z.shape[0], -1), self.embed(y)], dim=1)
+        return self.net(h.view(h.shape[0], -1, 1, 1))
+
+
+class ProjectionDCGANDiscriminator(DCGANDiscriminator):
+    """(images, y class ids) -> one logit per image: the projection discriminator of Miyato &
+    Koyama 2018 ("cGANs with Projection Discriminator", https://arxiv.org/abs/1802.05637),
+    D(x, y) = psi(phi(x)) + <embed(y), sum over positions of phi(x)>, with phi the DCGAN
+    discriminator up to its last convolution and psi that convolution."""
+
+    conditional = True
+
+    def __init__(
+        self,
+        n_classes: int,
+        image_size: int = 32,
+        channels: int = 1,
+        width: int = 64,
+        norm: str = "batch",
+    ):
+        _check_classes(n_classes)
+        super().__init__(image_size, channels, width, norm)
+        self.n_classes = n_classes
+        last = self.net[-1]
+        assert isinstance(last, nn.Conv2d)
+        self.embed = nn.Embedding(n_classes, last.in_channels)
+        nn.init.normal_(self.embed.weight, 0.0, 0.02)  # the convolutions' scale
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        h = self.net[:-1](x)  # phi(x): (N, features, base, base)
+        psi = self.net[-1](h).view(-1)
+        return psi + (self.embed(y) * h.sum(dim=(2, 3))).sum(dim=1)
+
+
+def _check_classes(n_classes: int) -> None:
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
+        raise ValueError(f"dcgan n_classes must be an integer >= 2, got {n_classes!r}")
+
+
 def init_weights(module: nn.Module) -> None:
     """The DCGAN paper's init: conv weights N(0, 0.02), batch-norm scale N(1, 0.02)."""
     for m in module.modules():
@@ -131,9 +199,16 @@ def dcgan(
     latent_dim: int = 64,
     width: int = 64,
     norm: str = "batch",
+    n_classes: int | None = None,
 ) -> GANModels:
-    generator = DCGANGenerator(latent_dim, image_size, channels, width)
-    discriminator = DCGANDiscriminator(image_size, channels, width, norm)
+    """The DCGAN pair; with `n_classes` the class-conditional one (`ConditionalDCGANGenerator`,
+    `ProjectionDCGANDiscriminator`: G(z, y), D(x, y))."""
+    if n_classes is None:
+        generator: nn.Module = DCGANGenerator(latent_dim, image_size, channels, width)
+        discriminator: nn.Module = DCGANDiscriminator(image_size, channels, width, norm)
+    else:
+        generator = ConditionalDCGANGenerator(n_classes, latent_dim, image_size, channels, width)
+        discriminator = ProjectionDCGANDiscriminator(n_classes, image_size, channels, width, norm)
     init_weights(generator)
     init_weights(discriminator)
     return GANModels(generator, discriminator)

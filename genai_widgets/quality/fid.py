@@ -47,6 +47,7 @@ __all__ = [
     "find_inception_weights",
     "FeatureNet",
     "QualityMeter",
+    "class_frechet_distances",
     "classes_covered",
     "frechet_distance",
     "kernel_distance",
@@ -286,6 +287,14 @@ class QualityMeter:
     def features(self, images: Tensor) -> np.ndarray:
         return _features(self.net, images)
 
+    def predict(self, images: Tensor, batch: int = 500) -> Tensor:
+        """The feature classifier's class for each image (N, C, H, W) in [-1, 1]: a LongTensor."""
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), batch):
+                out.append(self.net(images[i : i + batch].detach().float().cpu()).argmax(1))
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
     def __call__(self, images: Tensor) -> dict[str, float]:
         with torch.no_grad():
             x = images.detach().float().cpu()
@@ -302,6 +311,26 @@ class QualityMeter:
             "classes_covered": classes_covered(logits),
             **({"fid_inception": self.inception(x)} if self.inception is not None else {}),
         }
+
+
+def class_frechet_distances(
+    meter: QualityMeter,
+    real: Tensor,
+    real_labels: Tensor,
+    fake: Tensor,
+    fake_labels: Tensor,
+) -> dict[int, float]:
+    """{class id: FID} between the real images of each class and the generated images given
+    that class (by a conditional generator, or as the classifier's prediction for an
+    unconditional one: `meter.predict`), in `meter`'s feature space. A class with fewer than
+    two images on either side gets NaN."""
+    real_f, fake_f = meter.features(real), meter.features(fake)
+    ry, fy = real_labels.long().cpu().numpy(), fake_labels.long().cpu().numpy()
+    out: dict[int, float] = {}
+    for c in range(meter.n_classes):
+        a, b = real_f[ry == c], fake_f[fy == c]
+        out[c] = frechet_distance(a, b) if min(len(a), len(b)) >= 2 else float("nan")
+    return out
 
 
 # --------------------------------------------------------------------------- Inception FID

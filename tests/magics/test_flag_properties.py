@@ -54,6 +54,7 @@ _PLAUSIBLE = {
     "model": st.sampled_from([*list_models(), "dcgna", ""]),
     "data": st.sampled_from(["digits", "ring", "./my images", "mnist", ""]),
     "text": st.one_of(st.text(max_size=10), st.just("none")),
+    "bool": st.sampled_from(["true", "false", "True", "no", "1", "maybe", ""]),
 }
 
 
@@ -117,6 +118,7 @@ _VALUES = {
     "model": st.sampled_from(list_models()),
     "data": _names,
     "text": _names,
+    "bool": st.booleans(),
 }
 
 # Fields whose text has a grammar of its own.

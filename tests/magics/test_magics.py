@@ -40,6 +40,7 @@ SAMPLES = {
     "ema": ("0.99", 0.99),
     "quality_every": ("250", 250),
     "inception_weights": ("auto", "auto"),
+    "conditional": ("true", True),
     "max_steps": ("11", 11),
     "epochs": ("1.5", 1.5),
     "device": ("cpu", "cpu"),

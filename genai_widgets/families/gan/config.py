@@ -51,6 +51,7 @@ class GANConfig(LatentConfig):
     ema: float | None = None  # generator average for sampling; None: 0.999 images, 0.99 2-D
     quality_every: int = 0  # steps between live FID/KID/precision/recall (labelled images; 0: off)
     inception_weights: str | None = None  # Inception weights file, or "auto": adds fid_inception
+    conditional: bool = False  # class-conditional G(z, y) and D(x, y) on labelled images
 
     def replace(self, **changes: Any) -> GANConfig:
         return dataclasses.replace(self, **changes)
@@ -78,6 +79,8 @@ class GANConfig(LatentConfig):
                 "inception_weights must be a path string or 'auto', "
                 f"got {type(c.inception_weights).__name__}"
             )
+        if not isinstance(c.conditional, bool):
+            raise ValueError(f"conditional must be True or False, got {c.conditional!r}")
         if c.ema is not None and (
             isinstance(c.ema, bool) or not isinstance(c.ema, (int, float)) or not 0 <= c.ema < 1
         ):

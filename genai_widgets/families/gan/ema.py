@@ -59,17 +59,20 @@ class GeneratorEMA:
                 b_ema.copy_(b)
 
     @torch.no_grad()
-    def calibrate(self, z: Tensor, batch: int = 128, max_age: int = 0) -> bool:
+    def calibrate(
+        self, z: Tensor, batch: int = 128, max_age: int = 0, labels: Tensor | None = None
+    ) -> bool:
         """Recompute the batch-norm running statistics for the averaged weights from the
         generator's outputs on `z` (cumulative mean over batches of `batch`), unless the last
         calibration is at most `max_age` updates old (0: unless it is current). Thread-safe;
-        leaves the module in eval mode. Returns whether it ran."""
+        leaves the module in eval mode. Returns whether it ran. `labels`: the class ids a
+        conditional generator is called with beside `z`."""
         if not self._own:
             return False
         with self._lock:
             if self.calibrated_at >= 0 and self.updates - self.calibrated_at <= max_age:
                 return False
-            recompute_batch_norm(self.module, z, batch)
+            recompute_batch_norm(self.module, z, batch, labels)
             self.calibrated_at = self.updates
             return True
 
@@ -89,9 +92,12 @@ class GeneratorEMA:
 
 
 @torch.no_grad()
-def recompute_batch_norm(module: nn.Module, z: Tensor, batch: int = 128) -> None:
-    """Set `module`'s batch-norm running statistics to its own outputs' on inputs `z`
-    (cumulative mean over batches of `batch`); the module is left in eval mode."""
+def recompute_batch_norm(
+    module: nn.Module, z: Tensor, batch: int = 128, labels: Tensor | None = None
+) -> None:
+    """Set `module`'s batch-norm running statistics to its own outputs' on inputs `z` (and
+    class ids `labels` for a conditional generator), cumulative mean over batches of `batch`;
+    the module is left in eval mode."""
     norms = [m for m in module.modules() if _tracks_stats(m)]
     momenta = [m.momentum for m in norms]
     for m in norms:
@@ -100,7 +106,10 @@ def recompute_batch_norm(module: nn.Module, z: Tensor, batch: int = 128) -> None
     module.train()
     try:
         for i in range(0, len(z), batch):
-            module(z[i : i + batch])
+            if labels is None:
+                module(z[i : i + batch])
+            else:
+                module(z[i : i + batch], labels[i : i + batch])
     finally:
         for m, momentum in zip(norms, momenta, strict=True):
             m.momentum = momentum

@@ -1,7 +1,7 @@
 """The GAN as a `Family`: a generator and a discriminator, two Adam optimizers, the loss, and
 the two-phase step of `step.py`; how a GAN run is built from its config and rebuilt from a
 checkpoint, and the live measures it asks for (mode coverage on the 2-D toys, FID / KID on
-labelled images)."""
+labelled images). With `conditional=True` G and D take the class (`conditional.py`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ..latent import (
     with_data_size,
 )
 from ..memorisation import TRAINING_NEIGHBOURS, NeighbourMethods
+from . import conditional as _conditional
 from .augment import diff_augment, parse_policy
 from .config import GANConfig, resolve_defaults
 from .ema import GeneratorEMA
@@ -42,8 +43,8 @@ class _FlatLogits(nn.Module):
         self.inner = inner
         self.from_probabilities = from_probabilities
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.inner(x).reshape(x.shape[0], -1).mean(dim=1)
+    def forward(self, x: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x, *labels).reshape(x.shape[0], -1).mean(dim=1)
         if self.from_probabilities:
             out = torch.logit(out.clamp(1e-6, 1 - 1e-6))
         return out
@@ -60,7 +61,12 @@ class GANFamily(NeighbourMethods, LatentFamily):
     config_class = GANConfig
     module_names = ("generator", "discriminator")
     decoder_name = "generator"
-    capabilities = (LATENT_DECODING, LATENT_DIRECTIONS, TRAINING_NEIGHBOURS)
+    capabilities = (
+        LATENT_DECODING,
+        LATENT_DIRECTIONS,
+        TRAINING_NEIGHBOURS,
+        _conditional.CLASS_CONDITIONING,
+    )
     dashboard = "genai_widgets.widgets.gan.dashboard:Dashboard"
     panels = ("controls", "curves", "samples", "latent explorer", "data space")
     description = "generative adversarial network: images or 2-D points"
@@ -73,6 +79,7 @@ class GANFamily(NeighbourMethods, LatentFamily):
         latent_shape: tuple[int, ...],
         device: torch.device,
         settings: dict[str, Any],
+        n_classes: int | None = None,
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -97,6 +104,7 @@ class GANFamily(NeighbourMethods, LatentFamily):
             latent_shape=latent_shape,
             noise=noise,
             augment=_augmenter(parse_policy(config.augment), noise),
+            conditional=n_classes is not None,
         )
         # Sampling reads the average of the generator's recent weights (config.ema), with
         # batch-norm statistics recomputed for it on fixed noise (GeneratorEMA.calibrate).
@@ -104,7 +112,9 @@ class GANFamily(NeighbourMethods, LatentFamily):
         if self.ema is not None:
             calib = torch.Generator().manual_seed(config.seed + 11)
             self._calibration_z = torch.randn((512, *latent_shape), generator=calib).to(device)
-        self.init_latent(config, latent_shape)
+            if n_classes is not None:  # batch norm calibrated over all the classes alike
+                self._calibration_y = (torch.arange(512) % n_classes).to(device)
+        self.init_latent(config, latent_shape, n_classes)
         self.metric_names = metric_names(self.loss)
         self.r1_every = config.r1_every
         self.quality_every = config.quality_every
@@ -180,19 +190,37 @@ class GANFamily(NeighbourMethods, LatentFamily):
     def inference_modules(self) -> dict[str, nn.Module]:
         if self.ema is None:
             return self.modules()
-        self.ema.calibrate(self._calibration_z, max_age=CALIBRATE_EVERY)
+        if self.n_classes is not None:
+            self.ema.calibrate(
+                self._calibration_z, max_age=CALIBRATE_EVERY, labels=self._calibration_y
+            )
+        else:
+            self.ema.calibrate(self._calibration_z, max_age=CALIBRATE_EVERY)
         return {"generator": self.ema.module, "discriminator": self.discriminator}
 
     def evaluation_modules(self, live: bool = False) -> dict[str, nn.Module]:
         # The discriminator as the loss sees it (logits out); the generator sampling reads
         # (its weight average), or with `live` the one being trained.
         generator = self.generator if live else self.inference_modules()["generator"]
+        if self.n_classes is not None:  # called with z alone by the evaluators: classes cycle
+            generator = _conditional.GridLabelled(generator, self.n_classes)
         return {"generator": generator, "discriminator": self.parts.discriminator}
 
     def result(self) -> Any:
         from ...models import GANModels
 
         return GANModels(self.generator, self.discriminator)
+
+    # ------------------------------------------------------------------ class conditioning
+    def class_fid(self, run: Any, n_per_class: int = 200, seed: int = 0) -> dict[int, float]:
+        """{class id: FID} of a conditional run's samples of each class against that class's
+        real images (the quality measures' cached feature net). See `conditional.class_fid`."""
+        return _conditional.class_fid(self, run, n_per_class=n_per_class, seed=seed)
+
+    def label_accuracy(self, run: Any, n: int = 500, seed: int = 0) -> float:
+        """Share of a conditional run's samples that the cached classifier assigns to the
+        class they were drawn for (chance: 1 / n_classes)."""
+        return _conditional.label_accuracy(self, run, n=n, seed=seed)
 
     # ------------------------------------------------------------------ measures
     def evaluators(self, run: Any) -> list[Any]:
@@ -233,11 +261,17 @@ class GANFamily(NeighbourMethods, LatentFamily):
     @classmethod
     def build(cls, config: GANConfig, device: torch.device) -> Built:  # type: ignore[override]
         data = build_data(config)
+        n_classes = None
+        if config.conditional:  # batches carry their labels; ValueError on unlabelled data
+            data = data.labelled()
+            n_classes = int(data.num_classes)
         config = with_data_size(config, data)
         config = resolve_defaults(config, data.kind)  # "auto" latent_dim, batch_size, lr
-        generator, discriminator, config = _build_models(config, data)
+        generator, discriminator, config = _build_models(config, data, n_classes)
         latent_shape = _probe(generator, discriminator, data, config, device)
-        family = cls.from_modules(config, generator, discriminator, latent_shape, device)
+        family = cls.from_modules(
+            config, generator, discriminator, latent_shape, device, n_classes=n_classes
+        )
         family.sample_kind = "points" if data.kind == "points" else "images"  # type: ignore[misc]
         return Built(family, config, data)
 
@@ -249,15 +283,21 @@ class GANFamily(NeighbourMethods, LatentFamily):
         discriminator: nn.Module,
         latent_shape: tuple[int, ...],
         device: torch.device,
+        n_classes: int | None = None,
     ) -> GANFamily:
         settings = settings_of(config)
-        return cls(config, generator, discriminator, latent_shape, device, settings)
+        return cls(config, generator, discriminator, latent_shape, device, settings, n_classes)
 
     @classmethod
     def load(  # type: ignore[override]
         cls, config: GANConfig, state: dict[str, Any], device: torch.device, *, data: bool
     ) -> Built:
         source = build_data(config) if data else None
+        n_classes = state.get("n_classes") if config.conditional else None
+        if config.conditional and n_classes is None:
+            raise ValueError("this conditional run's checkpoint records no n_classes")
+        if source is not None and n_classes is not None:
+            source = source.labelled()
         kind = (
             source.kind if source is not None else ("points" if config.model == "mlp" else "images")
         )
@@ -280,9 +320,17 @@ class GANFamily(NeighbourMethods, LatentFamily):
                     latent_dim=config.latent_dim,
                     width=config.width,
                     norm=norm,
+                    **({"n_classes": int(n_classes)} if n_classes is not None else {}),
                 )
         latent_shape = tuple(state.get("latent_shape", (config.latent_dim,)))
-        family = cls.from_modules(config, generator, discriminator, latent_shape, device)
+        family = cls.from_modules(
+            config,
+            generator,
+            discriminator,
+            latent_shape,
+            device,
+            n_classes=None if n_classes is None else int(n_classes),
+        )
         family.sample_kind = "points" if kind == "points" else "images"  # type: ignore[misc]
         return Built(family, config, source)
 
@@ -312,8 +360,11 @@ def _is_pair(model: Any) -> bool:
     return isinstance(model, (tuple, list)) and len(model) == 2
 
 
-def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANConfig]:
-    """Registry name or user pair -> (generator, discriminator); may adjust config.model."""
+def _build_models(
+    config: GANConfig, data, n_classes: int | None = None
+) -> tuple[nn.Module, nn.Module, GANConfig]:
+    """Registry name or user pair -> (generator, discriminator); may adjust config.model.
+    With `n_classes` (a conditional run) the pair must take the class (`accepts_labels`)."""
     from ...models import get_model, list_models
 
     model = config.model
@@ -325,6 +376,7 @@ def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANCon
                     f"the {role} must be a torch.nn.Module, got {type(module).__name__}; "
                     f"pass model=(generator, discriminator) with two nn.Module instances"
                 )
+        _conditional.check_pair(generator, discriminator, n_classes is not None)
         return generator, discriminator, config
     if not isinstance(model, str):
         raise TypeError(
@@ -357,7 +409,13 @@ def _build_models(config: GANConfig, data) -> tuple[nn.Module, nn.Module, GANCon
             latent_dim=config.latent_dim,
             width=config.width,
             norm=norm,
+            **({"n_classes": n_classes} if n_classes is not None else {}),
         )
+        if n_classes is not None and model != "dcgan":
+            raise ValueError(
+                f"conditional=True builds the conditional 'dcgan'; model {model!r} has no "
+                "class input (or pass your own (generator, discriminator) taking (z, y), (x, y))"
+            )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         generator, discriminator = seed_models()
@@ -370,9 +428,11 @@ def _probe(
     """Run one small batch through both models: shapes must fit before training starts.
     Returns the latent shape per sample the generator accepts."""
     expected = tuple(data.sample_shape)
+    conditional = bool(getattr(data, "with_labels", False))
     with probing(device, generator, discriminator):
+        decoder = _conditional.GridLabelled(generator, 1) if conditional else generator
         latent_shape = probe_decoding(
-            generator,
+            decoder,
             config.latent_dim,
             device,
             expected,
@@ -381,8 +441,11 @@ def _probe(
             wanted="samples",
         )
         real = data.first_batch(min(4, config.batch_size)).to(device)
+        labels = ()
+        if conditional:
+            real, labels = real.x, (real.y,)
         try:
-            scores = discriminator(real)
+            scores = discriminator(real, *labels)
         except Exception as exc:
             raise ValueError(
                 f"the discriminator failed on a batch of real data of shape {tuple(real.shape)}: "
@@ -397,7 +460,9 @@ def _probe(
 
 
 def _last_weight(state_dict: dict[str, torch.Tensor]) -> str:
-    keys = [k for k in state_dict if k.endswith("weight")]
+    """The last convolution's weight (its output channels are the images'), past any class
+    embedding registered after the convolutions."""
+    keys = [k for k in state_dict if k.endswith("weight") and state_dict[k].dim() == 4]
     return keys[-1]
 
 

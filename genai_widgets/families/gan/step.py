@@ -31,6 +31,10 @@ class GANParts:
     noise: torch.Generator  # RNG for z and the gradient-penalty mixing, on the model's device
     # Applied to every image D sees, real and fake, in both updates (DiffAugment); None: off.
     augment: Callable[[Tensor], Tensor] | None = None
+    # Class-conditional (G(z, y), D(x, y)): real batches are `LabelledBatch(x, y)` and each
+    # fake is made for the labels of the real batch beside it (the data's label
+    # distribution, drawn without touching `noise`). False: G(z), D(x), batches are tensors.
+    conditional: bool = False
 
 
 def metric_names(loss: GANLoss) -> tuple[str, ...]:
@@ -62,6 +66,9 @@ def gan_step(
     False skips it this step (lazy regularisation: the caller applies it every k-th step
     with weight k * gamma, as StyleGAN2 does).
 
+    With `parts.conditional` each real batch brings its labels y; the fakes are G(z, y) for
+    those labels, and D scores D(x, y) (the gradient penalties too, with the real labels).
+
     Metrics: `loss_d` is D's adversarial loss alone and `gp` the term gp_weight * GP, both of
     the last D update; `r1` the R1 term of the first D update (0 where skipped)."""
     G, loss = parts.generator, parts.loss
@@ -69,12 +76,19 @@ def gan_step(
     if parts.augment is not None:
         D_plain, augment = D, parts.augment
 
-        def D(x: Tensor) -> Tensor:  # D(T(x)): every input augmented, real or fake
-            return D_plain(augment(x))
+        def D(x: Tensor, *y: Tensor) -> Tensor:  # D(T(x)): every input augmented, real or fake
+            return D_plain(augment(x), *y)
+
+    D_all, G_all = D, G
 
     # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the loss's equivalent).
     for i in range(n_critic):
         real = next_real()
+        if parts.conditional:  # D and G with this batch's labels bound: D(x, y), G(z, y)
+            labels = real.y  # type: ignore[attr-defined]
+            real = real.x  # type: ignore[attr-defined]
+            D = _bind(D_all, labels)
+            G = _bind(G_all, labels)
         last = i == n_critic - 1
         penalise = r1 > 0 and r1_now and i == 0
         with torch.set_grad_enabled(last):  # only the last fake feeds G's update below
@@ -122,6 +136,11 @@ def gan_step(
         if loss.gradient_penalty:
             values.append(gp_term.detach())
         return torch.stack(values)
+
+
+def _bind(module: Callable[..., Tensor], labels: Tensor) -> Callable[[Tensor], Tensor]:
+    """`module(x, labels)` as a one-argument function (a conditional G or D)."""
+    return lambda x: module(x, labels)
 
 
 def _non_finite_d(**terms: Tensor | None) -> NonFiniteLossError:
