@@ -14,7 +14,16 @@ from torch import Tensor, nn
 from ...engine.config import settings_of
 from ...engine.family import Built, Columns, NextBatch, Settings, Warnings, adam_betas, set_lr
 from ...engine.registry import register_family
-from ..latent import LatentFamily, build_data, ends_in, probe_decoding, probing, with_data_size
+from ..latent import (
+    LATENT_DECODING,
+    LatentFamily,
+    build_data,
+    ends_in,
+    probe_decoding,
+    probing,
+    with_data_size,
+)
+from ..projection import PROJECTION, DescentProjection
 from .augment import diff_augment, parse_policy
 from .config import GANConfig, resolve_defaults
 from .ema import GeneratorEMA
@@ -43,13 +52,15 @@ def _ends_in_sigmoid(module: nn.Module) -> bool:
     return ends_in(module, nn.Sigmoid)
 
 
-class GANFamily(LatentFamily):
-    """Generator + discriminator trained by `gan_step` with the config's loss."""
+class GANFamily(DescentProjection, LatentFamily):
+    """Generator + discriminator trained by `gan_step` with the config's loss. Real images
+    go into z by gradient descent (`run.project`, `projection.py`)."""
 
     name = "gan"
     config_class = GANConfig
     module_names = ("generator", "discriminator")
     decoder_name = "generator"
+    capabilities = (LATENT_DECODING, PROJECTION)
     dashboard = "genai_widgets.widgets.gan.dashboard:Dashboard"
     panels = ("controls", "curves", "samples", "latent explorer", "data space")
     description = "generative adversarial network: images or 2-D points"

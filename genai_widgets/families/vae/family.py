@@ -25,6 +25,7 @@ from ..latent import (
     probing,
     with_data_size,
 )
+from ..projection import PROJECTION, EncoderProjection
 from .config import VAEConfig
 from .encoding import ENCODING, EncodingMethods
 from .step import VAE_METRICS, VAEParts, beta_at, elbo_terms, vae_step
@@ -89,7 +90,7 @@ def _unique_parameters(*modules: nn.Module) -> list[nn.Parameter]:
     return list(seen.values())
 
 
-class VAEFamily(EncodingMethods, LatentFamily):
+class VAEFamily(EncoderProjection, EncodingMethods, LatentFamily):
     """Encoder + decoder trained by `vae_step`.
 
     Health checks (class attributes, so a test or a person can tune them):
@@ -103,7 +104,7 @@ class VAEFamily(EncodingMethods, LatentFamily):
     config_class = VAEConfig
     module_names = ("encoder", "decoder")
     decoder_name = "decoder"
-    capabilities = (LATENT_DECODING, ENCODING)
+    capabilities = (LATENT_DECODING, ENCODING, PROJECTION)
     dashboard = "genai_widgets.widgets.vae.dashboard:VAEDashboard"
     panels = ("controls", "curves", "samples", "reconstructions", "traversal", "latent scatter")
     description = "variational autoencoder: images"
