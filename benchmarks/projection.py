@@ -11,7 +11,8 @@ projecting the generator's own samples (how well a code that made an image is re
     python benchmarks/projection.py --steps 5000 --image-size 32 --device cuda
 
 Prints JSON on stdout: per feature weight, the mean / median pixel MSE of the projections, the
-share of images whose projection beats the best random code, the mean feature error, the mean
+share of images whose projection beats the best random code, the mean feature error and the
+share of reconstructions the classifier reads as the image's own digit (`same_class`), the mean
 norm of z (the prior's typical norm is sqrt(latent_dim)) and the seconds taken; the same for
 the best random codes and for generated images. Progress on stderr; `--out FILE` also writes
 the JSON there.
@@ -30,7 +31,8 @@ import torch
 
 import genai_widgets as gw
 from genai_widgets.data import get_dataset
-from genai_widgets.families.projection import pixel_error
+from genai_widgets.families.projection import feature_error, pixel_error
+from genai_widgets.quality.fid import train_feature_net
 
 
 def log(*parts: object) -> None:
@@ -79,14 +81,31 @@ def main() -> None:
     status = run.wait()
     train_seconds = time.perf_counter() - started
     log(f"trained: {status} at step {run.step} in {train_seconds:.0f} s")
-    x = held.tensor[: args.held]
+    x, labels = held.tensor[: args.held], held.labels[: args.held]
+    # The classifier run.project's feature term uses (the same cache entry), to judge every
+    # projection alike: feature error, and whether the reconstruction reads as the same digit.
+    net, _ = train_feature_net(train.tensor, train.labels, seed=0)
+
+    def judged(images: torch.Tensor) -> dict:
+        with torch.no_grad():
+            f, ft = net.features(images), net.features(x)
+            same = (net.head(f).argmax(1) == labels).float().mean()
+            err = feature_error(f, ft, ft.pow(2).mean())
+        return {
+            "feature_error_mean": round(float(err.mean()), 4),
+            "same_class": round(float(same), 3),
+        }
 
     started = time.perf_counter()
     z = torch.randn(args.random, run.latent_dim, generator=torch.Generator().manual_seed(123))
     samples = run.sample(z=z)
     d = (x[:, None] - samples[None]).pow(2).flatten(2).mean(2)
     random_best = d.min(1).values
-    random = {**summary(random_best), "seconds": round(time.perf_counter() - started, 1)}
+    random = {
+        **summary(random_best),
+        **judged(samples[d.argmin(1)]),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     log("best of random:", random)
 
     projections = {}
@@ -97,9 +116,7 @@ def main() -> None:
         projections[str(weight)] = {
             "pixel_mse": summary(p.error, random_best),
             "loss_mean": round(float(p.loss.double().mean()), 5),
-            "feature_error_mean": round(float((p.loss - p.error).double().mean()) / weight, 5)
-            if weight
-            else None,
+            **judged(p.reconstruction),
             "z_norm_mean": round(float(p.z.norm(dim=1).mean()), 3),
             "seconds": round(seconds, 1),
             "features": p.features,
