@@ -273,7 +273,8 @@ class EncoderProjection:
         `run.encode(images)[0]`, with the pixel error of the reconstructions. No descent: the
         encoder already maps images into z."""
         family: Any = self
-        x = family.check_images(images, "images")
+        shape = tuple(getattr(family, "sample_shape", ()) or ())
+        x = as_images(images, shape) if shape else family.check_images(images, "images")
         with run.inference_copy("encoder", family.decoder_name) as (encoder, decoder):
             step = _copy_step(run, "encoder")
             mu, _ = encoder(x.to(run.device))
