@@ -25,6 +25,7 @@ from ..latent import (
     with_data_size,
 )
 from ..memorisation import TRAINING_NEIGHBOURS, NeighbourMethods
+from ..projection import PROJECTION, DescentProjection
 from . import conditional as _conditional
 from .augment import diff_augment, parse_policy
 from .config import GANConfig, resolve_defaults
@@ -54,8 +55,9 @@ def _ends_in_sigmoid(module: nn.Module) -> bool:
     return ends_in(module, nn.Sigmoid)
 
 
-class GANFamily(NeighbourMethods, LatentFamily):
-    """Generator + discriminator trained by `gan_step` with the config's loss."""
+class GANFamily(DescentProjection, NeighbourMethods, LatentFamily):
+    """Generator + discriminator trained by `gan_step` with the config's loss. Real images
+    go into z by gradient descent (`run.project`, `projection.py`)."""
 
     name = "gan"
     config_class = GANConfig
@@ -66,6 +68,7 @@ class GANFamily(NeighbourMethods, LatentFamily):
         LATENT_DIRECTIONS,
         TRAINING_NEIGHBOURS,
         _conditional.CLASS_CONDITIONING,
+        PROJECTION,
     )
     dashboard = "genai_widgets.widgets.gan.dashboard:Dashboard"
     panels = ("controls", "curves", "samples", "latent explorer", "data space")

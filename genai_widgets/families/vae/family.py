@@ -27,6 +27,7 @@ from ..latent import (
     with_data_size,
 )
 from ..memorisation import TRAINING_NEIGHBOURS, NeighbourMethods
+from ..projection import PROJECTION, EncoderProjection
 from .config import VAEConfig
 from .encoding import ENCODING, EncodingMethods
 from .step import VAE_METRICS, VAEParts, beta_at, elbo_terms, vae_step
@@ -91,7 +92,7 @@ def _unique_parameters(*modules: nn.Module) -> list[nn.Parameter]:
     return list(seen.values())
 
 
-class VAEFamily(EncodingMethods, NeighbourMethods, LatentFamily):
+class VAEFamily(EncoderProjection, EncodingMethods, NeighbourMethods, LatentFamily):
     """Encoder + decoder trained by `vae_step`.
 
     Health checks (class attributes, so a test or a person can tune them):
@@ -105,7 +106,13 @@ class VAEFamily(EncodingMethods, NeighbourMethods, LatentFamily):
     config_class = VAEConfig
     module_names = ("encoder", "decoder")
     decoder_name = "decoder"
-    capabilities = (LATENT_DECODING, LATENT_DIRECTIONS, ENCODING, TRAINING_NEIGHBOURS)
+    capabilities = (
+        LATENT_DECODING,
+        LATENT_DIRECTIONS,
+        ENCODING,
+        TRAINING_NEIGHBOURS,
+        PROJECTION,
+    )
     dashboard = "genai_widgets.widgets.vae.dashboard:VAEDashboard"
     panels = ("controls", "curves", "samples", "reconstructions", "traversal", "latent scatter")
     description = "variational autoencoder: images"
