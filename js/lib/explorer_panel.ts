@@ -21,6 +21,9 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
   const info = h("span", { class: "gw-muted gw-explorer-info" });
   const follow = h("input", { type: "checkbox", class: "gw-explorer-follow" });
   const hint = h("div", { class: "gw-muted", text: "click a sample to set A, click again for B" });
+  // The class picker of a class-conditional run: all candidates of one class, or one per class.
+  const label = h("select", { class: "gw-class-picker" });
+  const labelBox = h("label", {}, ["class ", label]);
   let nextPick: "A" | "B" = "A";
 
   const save = (changes: Record<string, unknown>) => {
@@ -41,7 +44,7 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
         onclick: errors.guard("refresh", () => model.send({ type: "explorer_refresh" })) }),
       h("label", { title: "recompute at every sample snapshot; unchecked: frozen" },
         [follow, " follow training"]),
-      h("label", {}, ["method ", method]), h("label", {}, ["frames ", count]), info,
+      h("label", {}, ["method ", method]), h("label", {}, ["frames ", count]), labelBox, info,
     ]),
     hint, pick,
     h("div", { class: "gw-panel-title", text: "Interpolation A → B" }),
@@ -71,6 +74,13 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
     placeMark(markA, Number(model.get("start_index")));
     placeMark(markB, Number(model.get("end_index")));
     method.value = model.get("method");
+    const classes = Number(model.get("label_classes")) || 0;
+    labelBox.hidden = classes <= 0;
+    if (label.childElementCount !== classes + 1) {
+      label.replaceChildren(h("option", { value: "-1", text: "one per class" }),
+        ...Array.from({ length: classes }, (_, c) => h("option", { value: String(c), text: String(c) })));
+    }
+    label.value = String(model.get("explorer_label"));
     follow.checked = Boolean(model.get("explorer_auto"));
     if (document.activeElement !== count) count.value = String(model.get("frames"));
     dimension.max = String(Math.max(0, Number(model.get("latent_dim")) - 1));
@@ -98,6 +108,7 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
     nextPick = nextPick === "A" ? "B" : "A";
   }));
   method.addEventListener("change", errors.guard("method", () => save({ method: method.value })));
+  label.addEventListener("change", errors.guard("class", () => save({ explorer_label: Number(label.value) })));
   follow.addEventListener("change", errors.guard("follow", () => save({ explorer_auto: follow.checked })));
   count.addEventListener("change", errors.guard("frames", () => {
     const n = Math.round(Number(count.value));
@@ -115,7 +126,7 @@ export function mountExplorerPanel(model: Model, el: HTMLElement, errors: ErrorA
   }));
   for (const name of ["start_index", "end_index", "method", "frames", "dimension",
     "dimension_value", "latent_dim", "explorer_step", "explorer_busy", "explorer_auto", "frame_count",
-    "candidate_count", "candidate_columns", "grid_width"]) {
+    "candidate_count", "candidate_columns", "grid_width", "label_classes", "explorer_label"]) {
     subs.on(`change:${name}`, errors.guard("explorer", render));
   }
   subs.on("change:candidates_png", errors.guard("candidates", () => setImageBytes(candidates, model.get("candidates_png"))));

@@ -28,10 +28,6 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
   const status = h("div", { class: "gw-muted gw-latent-status" });
   const failure = h("div", { class: "gw-latent-error" });
 
-  // The class picker (conditional runs).
-  const label = h("select", { class: "gw-class-picker" });
-  const labelRow = h("div", { class: "gw-row" }, [h("label", {}, ["class ", label])]);
-
   // Directions.
   const sliders = h("div", { class: "gw-direction-sliders" });
   const moved = img("gw-direction-moved", "sample A and A moved along the directions");
@@ -70,7 +66,7 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
   const clear = h("button", { text: "Clear", onclick: errors.guard("clear", () =>
     save({ arith_plus: [], arith_minus: [], arith_base: [] })) });
 
-  el.append(status, failure, labelRow,
+  el.append(status, failure,
     title("Semantic directions (GANSpace): move sample A"),
     h("div", { class: "gw-row" }, [recompute, reset, dirInfo]),
     sliders, h("div", { class: "gw-row" }, [moved]),
@@ -127,13 +123,6 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
     const busy = String(model.get("latent_busy") || "");
     status.textContent = busy ? `computing ${busy}…` : "";
     failure.textContent = String(model.get("latent_error") || "");
-    const classes = Number(model.get("label_classes")) || 0;
-    labelRow.hidden = classes <= 0;
-    if (label.childElementCount !== classes + 1) {
-      label.replaceChildren(h("option", { value: "-1", text: "one per sample" }),
-        ...Array.from({ length: classes }, (_, c) => h("option", { value: String(c), text: String(c) })));
-    }
-    label.value = String(model.get("explorer_label"));
     renderSliders();
     const count = Number(model.get("real_count")) || 0;
     placeMark(markA, Number(model.get("real_start")), count);
@@ -171,7 +160,6 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
     if (at >= 0) now.splice(at, 1); else now.push(index);
     save({ [trait]: now });
   }));
-  label.addEventListener("change", errors.guard("class", () => save({ explorer_label: Number(label.value) })));
 
   const images: [HTMLImageElement, string][] = [[moved, "direction_moved_png"], [strip, "direction_strip_png"],
     [real, "real_png"], [projection, "real_projection_png"], [realFrames, "real_frames_png"],
@@ -180,7 +168,7 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
     subs.on(`change:${trait}`, errors.guard(trait, () => setImageBytes(node, model.get(trait))));
     setImageBytes(node, model.get(trait));
   }
-  for (const name of ["latent_busy", "latent_error", "label_classes", "explorer_label", "direction_variance",
+  for (const name of ["latent_busy", "latent_error", "direction_variance",
     "direction_offsets", "direction_index", "directions_step", "real_start", "real_end", "real_errors",
     "projection_step", "neighbour_distances", "copy_rate", "arith_plus", "arith_minus", "arith_base", "grid_width"]) {
     subs.on(`change:${name}`, errors.guard("latent space", render));

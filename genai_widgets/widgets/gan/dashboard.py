@@ -45,4 +45,5 @@ class Dashboard(
         status, *notes = self._controls_images()
         side = self._space_image() if self.data_space_enabled else self._grid_image(300)
         chart = static_png.hstack([self._curve_image(cursor=self.snapshot_step), side])
-        return static_png.to_png(static_png.vstack([status, chart, *notes]))
+        space = None if self.data_space_enabled else self._latent_space_image()
+        return static_png.to_png(static_png.vstack([status, chart, space, *notes]))

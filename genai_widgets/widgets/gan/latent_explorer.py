@@ -27,6 +27,7 @@ _INPUTS = (
     "frames",
     "dimension",
     "dimension_value",
+    "explorer_label",
 )
 
 
@@ -81,6 +82,13 @@ class ExplorerPanel(Panel):
     explorer_busy = t.Bool(False).tag(sync=True)
     """bool: frames are being computed."""
 
+    label_classes = t.Int(0).tag(sync=True)
+    """int: classes of a class-conditional run (0: unconditional); the class picker lists them."""
+
+    explorer_label = t.Int(-1).tag(sync=True)
+    """int: class of the candidates in a class-conditional run (-1: cycling through the
+    classes, candidate i of class i % classes); the interpolation and the traversal use A's."""
+
     explorer_auto = t.Bool(True).tag(sync=True)
     """bool: follow training: recompute with the newest weights at every sample snapshot
     (default True, as the VAE's scatter does); False freezes the frames until an input changes
@@ -91,6 +99,7 @@ class ExplorerPanel(Panel):
         self._explorer_dirty = True
         self._explorer_snapshots = -1
         self.latent_dim = int(run.latent_dim)
+        self.label_classes = int(getattr(getattr(run, "family", None), "n_classes", None) or 0)
         self.observe(self._explorer_request, names=list(_INPUTS))
 
     def _explorer_request(self, _change: Any = None) -> None:
@@ -118,6 +127,21 @@ class ExplorerPanel(Panel):
         finally:
             self.explorer_busy = False
 
+    def _explorer_labels(self, n: int) -> list[int] | None:
+        """Class ids of `n` candidates of a class-conditional run (None otherwise)."""
+        k = self.label_classes
+        if not k:
+            return None
+        if self.explorer_label >= 0:
+            return [min(self.explorer_label, k - 1)] * n
+        return [i % k for i in range(n)]
+
+    def _decode(self, run: Any, z: torch.Tensor, labels: Any = None) -> torch.Tensor:
+        """`run.sample(z=z)`, with `labels` for a class-conditional run."""
+        if labels is None:
+            return run.sample(z=z)
+        return run.sample(z=z, labels=labels)
+
     def _compute_frames(self, run: Any) -> None:
         count = self.candidate_count
         z = run.random_z(count, seed=self.candidate_seed)
@@ -127,12 +151,19 @@ class ExplorerPanel(Panel):
         moved = z[a].clone()
         moved[dim] = self.dimension_value
         step = int(run.step)
-        out = run.sample(z=torch.cat([z, moved.unsqueeze(0)]))
+        labels = self._explorer_labels(count)
+        extra = None if labels is None else [*labels, labels[a]]
+        out = self._decode(run, torch.cat([z, moved.unsqueeze(0)]), extra)
         if out.dim() != 4:
             raise ValueError(
                 "the latent explorer needs an image generator (this run makes 2-D points)"
             )
-        frames = run.interpolate(z[a], z[b], steps=self.frames, method=self.method)
+        if labels is None:
+            frames = run.interpolate(z[a], z[b], steps=self.frames, method=self.method)
+        else:  # the class of A all the way: the interpolation moves z alone
+            frames = run.interpolate(
+                z[a], z[b], steps=self.frames, method=self.method, labels=labels[a]
+            )
         self.candidates_png = images.grid_png(out[:count], nrow=self.candidate_columns)
         self.traverse_png = images.grid_png(out[count:], nrow=1)
         self.frames_png = images.grid_png(frames, nrow=self.frames)

@@ -48,13 +48,6 @@ class LatentSpacePanel(Panel):
     """bool: the views are open in the page (nothing is computed while they are folded: the
     first use trains or loads the cached feature net and measures the training set)."""
 
-    label_classes = t.Int(0).tag(sync=True)
-    """int: classes of a conditional run (0: unconditional); the class picker lists them."""
-
-    explorer_label = t.Int(-1).tag(sync=True)
-    """int: class of the explorer's samples in a conditional run (-1: one per candidate,
-    cycling through the classes)."""
-
     # ------------------------------------------------------------------ directions
     directions_k = t.Int(8, min=1, max=32).tag(sync=True)
     """int: semantic directions computed (default 8)."""
@@ -148,17 +141,13 @@ class LatentSpacePanel(Panel):
         self.latent_space_enabled = kind == "images" and all(
             callable(getattr(family, name, None)) for name in needed
         )
-        self.label_classes = int(getattr(family, "n_classes", 0) or 0) if self._conditional() else 0
         self.observe(lambda _c: self._latent_request("directions"), names=list(_DIRECTION_INPUTS))
         self.observe(lambda _c: self._latent_request("real"), names=list(_REAL_INPUTS))
         self.observe(lambda _c: self._latent_request("arith"), names=list(_ARITH_INPUTS))
         self.observe(
             lambda _c: self._latent_request("directions", "neighbours", "arith"),
-            names=["explorer_label"],
+            names=["explorer_label", "candidate_count"],
         )
-
-    def _conditional(self) -> bool:
-        return bool(getattr(getattr(self.run, "family", None), "conditional", False))
 
     def _latent_request(self, *parts: str) -> None:
         with self._latent_lock:
@@ -211,19 +200,6 @@ class LatentSpacePanel(Panel):
                     self.latent_busy = ""
 
     # ------------------------------------------------------------------ helpers
-    def _labels(self, n: int) -> Any:
-        """Class labels for `n` explorer samples of a conditional run (None otherwise)."""
-        if not self.label_classes:
-            return None
-        if self.explorer_label >= 0:
-            return [min(self.explorer_label, self.label_classes - 1)] * n
-        return [i % self.label_classes for i in range(n)]
-
-    def _decode(self, run: Any, z: torch.Tensor, labels: Any = None) -> torch.Tensor:
-        if labels is None:
-            return run.sample(z=z)
-        return run.sample(z=z, labels=labels)
-
     def _candidates(self, run: Any) -> torch.Tensor:
         return run.random_z(self.candidate_count, seed=self.candidate_seed)
 
@@ -248,7 +224,8 @@ class LatentSpacePanel(Panel):
         moved = a + (offsets * sigmas) @ dirs
         index = min(self.direction_index, len(dirs) - 1)
         strip = torch.stack([a + s * sigmas[index] * dirs[index] for s in STRIP_SIGMAS])
-        label = self._labels(1)
+        a_label = self._explorer_labels(len(z))
+        label = None if a_label is None else [a_label[min(max(self.start_index, 0), len(z) - 1)]]
         out = self._decode(run, torch.cat([a[None], moved[None], strip]), label and label * 9)
         self.direction_moved_png = images.grid_png(out[:2], nrow=2)
         self.direction_strip_png = images.grid_png(out[2:], nrow=len(STRIP_SIGMAS))
@@ -294,7 +271,7 @@ class LatentSpacePanel(Panel):
     # ------------------------------------------------------------------ neighbours
     def _compute_neighbours(self, run: Any, refit: bool = False) -> None:
         z = self._candidates(run)
-        samples = self._decode(run, z, self._labels(len(z)))
+        samples = self._decode(run, z, self._explorer_labels(len(z)))
         found = run.nearest_neighbours(samples=samples)
         pairs = torch.cat([samples, found.neighbours.to(samples.dtype)])
         self.neighbours_png = images.grid_png(pairs, nrow=len(samples))
@@ -317,12 +294,15 @@ class LatentSpacePanel(Panel):
             return
         delta = (plus if plus is not None else 0) - (minus if minus is not None else 0)
         steps = torch.linspace(0.0, 1.0, 5).unsqueeze(1)
-        out = self._decode(run, base + steps * delta, self._labels(5))
+        base_labels = self._explorer_labels(n)
+        first = next(i for i in self.arith_base if 0 <= i < n)
+        label = None if base_labels is None else [base_labels[first]] * 5
+        out = self._decode(run, base + steps * delta, label)
         self.arith_png = images.grid_png(out, nrow=5)
 
     # ------------------------------------------------------------------ static picture
     def _latent_space_image(self, width: int = 480):
-        if not self.latent_space_enabled:
+        if not (self.latent_space_enabled and self.latent_space_open):
             return None
         parts = [
             static_png.png_image(self.direction_strip_png, width),
