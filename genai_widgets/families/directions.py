@@ -103,11 +103,12 @@ class _Captured(Exception):
 
 
 def first_layer_activations(
-    module: nn.Module, z: Tensor, latent_shape: Sequence[int]
+    module: nn.Module, z: Tensor, latent_shape: Sequence[int], y: Tensor | None = None
 ) -> tuple[Tensor, str]:
     """The output of the first Linear / convolution layer `module` runs on z (each sample's
     values flattened, float32 on the CPU), and that layer's name; the rest of the forward
-    pass is skipped. A module without such a layer gives its whole output (name "")."""
+    pass is skipped. A module without such a layer gives its whole output (name "").
+    A class-conditional module is called as module(z, y) with the class ids `y`."""
     names = {m: name for name, m in module.named_modules()}
     candidates = [m for m in module.modules() if isinstance(m, FIRST_LAYER_TYPES)]
     fired: list[nn.Module] = []
@@ -120,10 +121,11 @@ def first_layer_activations(
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     chunks, layer = [], ""
     try:
-        for part in z.split(_CHUNK):
+        labels = [None] * len(z.split(_CHUNK)) if y is None else list(y.split(_CHUNK))
+        for part, part_y in zip(z.split(_CHUNK), labels, strict=True):
             x = part.to(device).view(part.shape[0], *latent_shape)
             try:
-                out = module(x)
+                out = module(x) if part_y is None else module(x, part_y.to(device))
             except _Captured as captured:
                 out, layer = captured.output, names.get(fired[-1], "")
             if not isinstance(out, Tensor):
@@ -348,7 +350,11 @@ class DirectionMethods:
         with foreground_torch():  # off the trainer: leave no idle OpenMP pool behind
             with run.inference_copy(self.decoder_name) as decoder:
                 step = run.step
-                activations, layer = first_layer_activations(decoder, z, self.latent_shape)
+                # A class-conditional decoder: the classes in turn, so every class's
+                # variation counts (the directions themselves live in z).
+                k_classes = getattr(self, "n_classes", None)
+                y = None if not k_classes else torch.arange(samples) % int(k_classes)
+                activations, layer = first_layer_activations(decoder, z, self.latent_shape, y)
             found = directions_from_activations(
                 activations, z, int(k), seed=int(seed), step=step, layer=layer
             )

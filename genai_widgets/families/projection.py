@@ -58,7 +58,9 @@ class Projection:
     step            the training step of the weights used
     method          "gradient descent" (the GAN) or "encoder" (the VAE)
     features        what the feature term measured in ("digits classifier ...") or None
-    note            one line on how it was found (and why pixels only, when so)"""
+    note            one line on how it was found (and why pixels only, when so)
+    labels          (N,) the class ids the codes were found for (a class-conditional run:
+                    `run.sample(z=p.z, labels=p.labels)` regenerates), else None"""
 
     z: Tensor
     reconstruction: Tensor
@@ -68,6 +70,7 @@ class Projection:
     method: str
     features: str | None = None
     note: str = ""
+    labels: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.z.shape[0])
@@ -200,6 +203,7 @@ class DescentProjection:
         restarts: int = 4,
         seed: int = 0,
         feature_weight: float = DEFAULT_FEATURE_WEIGHT,
+        labels: Any = None,
     ) -> Projection:
         """Codes z whose samples match real `images` (N x C x H x W in [-1, 1], tensor or
         numpy, or one C x H x W image: the run's sample shape), found by `steps` Adam updates
@@ -208,7 +212,11 @@ class DescentProjection:
         digits classifier of the quality measures (on labelled image data; trained once, a
         few seconds, the first time; otherwise pixels only). Works on a frozen copy of the
         weights `run.sample` reads: training goes on and is not touched. Returns a
-        `Projection` (z, reconstruction, per-image pixel error and loss, the weights' step)."""
+        `Projection` (z, reconstruction, per-image pixel error and loss, the weights' step).
+
+        A class-conditional run's codes are found for class ids: `labels` (one id, or one per
+        image), else the class the digits classifier reads in each image (an unlabelled
+        run without the classifier needs `labels=`)."""
         steps = _positive_int("steps", steps)
         restarts = _positive_int("restarts", restarts)
         lr = _non_negative("lr", lr, strict=True)
@@ -230,16 +238,25 @@ class DescentProjection:
             net = net.to(device)
             features = net.features
         latent_shape = tuple(family.latent_shape)
+        y = _class_ids(family, x, labels, net)
 
-        def decode(z: Tensor) -> Tensor:
-            return family.to_samples(decoder(z.view(len(z), *latent_shape)))
+        def decoder_for(chunk_y: Tensor | None) -> Callable[[Tensor], Tensor]:
+            def decode(z: Tensor) -> Tensor:
+                codes = z.view(len(z), *latent_shape)
+                if chunk_y is None:
+                    return family.to_samples(decoder(codes))
+                rows = chunk_y.repeat(len(z) // len(chunk_y)).to(device)  # restarts' rows
+                return family.to_samples(decoder(codes, rows))
+
+            return decode
 
         parts = []
         for start in range(0, len(x), PROJECT_BATCH):
             chunk = x[start : start + PROJECT_BATCH].to(device)
+            chunk_y = None if y is None else y[start : start + PROJECT_BATCH]
             parts.append(
                 descend(
-                    decode,
+                    decoder_for(chunk_y),
                     chunk,
                     family.latent_dim,
                     steps=steps,
@@ -260,6 +277,7 @@ class DescentProjection:
             method="gradient descent",
             features=described,
             note=f"{steps} Adam steps on z from {restarts} random starts per image; {note}",
+            labels=y,
         )
 
 
@@ -293,6 +311,26 @@ class EncoderProjection:
 
 
 # ---------------------------------------------------------------------- helpers
+def _class_ids(family: Any, x: Tensor, labels: Any, net: Any) -> Tensor | None:
+    """The class ids a class-conditional family projects `x` for (None: unconditional):
+    `labels` checked by the family, else the digits classifier's reading of each image."""
+    if not getattr(family, "n_classes", None):
+        if labels is not None:
+            family.check_labels(labels, len(x))  # raises: this run takes no labels
+        return None
+    if labels is not None:
+        return family.check_labels(labels, len(x)).cpu()
+    if net is None:
+        raise ValueError(
+            "this run is class-conditional: pass labels= (one class id, or one per image) "
+            "to project its images, or keep feature_weight > 0 on labelled data so the "
+            "digits classifier reads each image's class"
+        )
+    with torch.no_grad():
+        device = next(net.parameters()).device
+        return net.head(net.features(x.to(device))).argmax(1).cpu()
+
+
 def _copy_step(run: Run, role: str) -> int:
     """The step of the weights in the run's inference copy of `role` (call inside
     `run.inference_copy`, whose copy it is); the run's step if the run keeps no such record."""

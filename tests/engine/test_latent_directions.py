@@ -243,3 +243,16 @@ def test_bad_traversals_and_moves_fail_with_one_line(gan):
     other = dataclasses.replace(dirs, directions=torch.eye(5)[:4])
     with pytest.raises(ValueError, match="latent size 5 to ones of latent size 16"):
         match_directions(dirs, other)
+
+
+def test_a_class_conditional_generator_has_directions(tmp_path):
+    """Its generator takes (z, y): the first layer sees every class in turn."""
+    run = gw.train_gan(
+        data="digits", image_size=16, width=8, batch_size=16, latent_dim=16, max_steps=5,
+        conditional=True, run_dir=tmp_path / "conditional",
+    )  # fmt: skip
+    assert run.wait(60) == "finished", run.traceback_text
+    found = run.latent_directions(k=4, samples=200)
+    d = found.directions.double()
+    assert torch.allclose(d @ d.T, torch.eye(4, dtype=torch.float64), atol=1e-5)
+    assert tuple(run.traverse_direction(index=0).shape) == (7, 1, 16, 16)

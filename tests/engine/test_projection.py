@@ -156,3 +156,25 @@ def test_the_vae_projects_with_its_encoder(split, tmp_path):
     assert torch.equal(one.z, run.encode(x[:1])[0])  # batch of one: its own kernels
     with pytest.raises(ValueError, match=r"got shape \(1, 1, 8, 8\)"):
         run.project(torch.zeros(1, 1, 8, 8))
+
+
+def test_a_class_conditional_run_projects_for_a_class(tmp_path):
+    """Codes of a class-conditional generator are found for class ids: the ones given, or
+    those the digits classifier reads; either way the codes regenerate the reconstructions."""
+    run = gw.train_gan(
+        data="digits", image_size=16, width=8, batch_size=16, latent_dim=16, max_steps=5,
+        conditional=True, run_dir=tmp_path / "conditional",
+    )  # fmt: skip
+    assert run.wait(60) == "finished", run.traceback_text
+    z = run.random_z(3, seed=1)
+    made = run.sample(z=z, labels=3)
+    p = run.project(made, steps=30, restarts=1, labels=3, feature_weight=0)
+    assert p.labels.tolist() == [3, 3, 3]
+    again = run.sample(z=p.z, labels=p.labels)
+    assert torch.allclose(again, p.reconstruction, atol=1e-5)
+    read = run.project(run.data_source.tensor[:2], steps=5, restarts=1)
+    assert read.labels is not None and len(read.labels) == 2
+    with pytest.raises(ValueError, match="outside the classes"):
+        run.project(made, steps=5, labels=12, feature_weight=0)
+    with pytest.raises(ValueError, match="class-conditional: pass labels="):
+        run.project(made, steps=5, feature_weight=0)

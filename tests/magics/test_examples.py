@@ -23,6 +23,7 @@ def test_the_examples_exist():
         "04_vae.ipynb",
         "05_text.ipynb",
         "06_hmm.ipynb",
+        "07_latent_space.ipynb",
     ]
 
 

@@ -263,9 +263,14 @@ class LatentSpacePanel(Panel):
         )
         self.real_errors = [float(np.asarray(p.error).reshape(-1)[0]) for p in done]
         if len(done) == 2:
-            frames = run.interpolate(
-                done[0].z[0], done[1].z[0], steps=self.frames, method=self.method
-            )
+            ends = (done[0].z[0], done[1].z[0])
+            labels = getattr(done[0], "labels", None)
+            if labels is None:
+                frames = run.interpolate(*ends, steps=self.frames, method=self.method)
+            else:  # a class-conditional run: the first image's class all the way
+                frames = run.interpolate(
+                    *ends, steps=self.frames, method=self.method, labels=int(labels[0])
+                )
             self.real_frames_png = images.grid_png(frames, nrow=self.frames)
 
     # ------------------------------------------------------------------ neighbours
