@@ -400,13 +400,16 @@ class DirectionMethods:
         index: int = 0,
         sigmas: Any = DEFAULT_SIGMAS,
         directions: LatentDirections | None = None,
+        labels: Any = None,
     ) -> Tensor:
         """The -3 ... +3 sigma strip: each latent code in `z` (default: the prior's mean,
         zeros; one vector or (N, latent_dim)) moved by each of `sigmas` (multiples of the
         direction's sigma) along direction `index` (0: the first, most variance), decoded
         like `run.sample(z=...)`. Returns (N * len(sigmas), C, H, W) (or points), one row of
         `sigmas` per code. `directions` defaults to `run.last_directions` (computed with the
-        defaults if there is none yet)."""
+        defaults if there is none yet). A class-conditional run draws each code's strip in
+        one class: `labels` (one id, or one per code in `z`; default class 0, as
+        `interpolate` and `traverse` do)."""
         dirs = self._directions_for(run, directions)
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise ValueError(f"index must be an integer in 0..{dirs.k - 1}, got {index!r}")
@@ -418,4 +421,10 @@ class DirectionMethods:
             raise ValueError("sigmas must hold at least one value, got none")
         offsets = values.unsqueeze(1) * (dirs.sigmas[index] * dirs.directions[index])
         zs = (base.unsqueeze(1) + offsets.unsqueeze(0)).reshape(-1, self.latent_dim)
-        return self.sample(run, z=zs)
+        check_labels = self.check_labels  # type: ignore[attr-defined]
+        if not getattr(self, "n_classes", None):
+            if labels is not None:
+                check_labels(labels, len(base))  # raises: this run takes no labels
+            return self.sample(run, z=zs)
+        per_code = check_labels(0 if labels is None else labels, len(base))
+        return self.sample(run, z=zs, labels=per_code.repeat_interleave(values.numel()))

@@ -26,7 +26,9 @@ TINY = dict(data="digits", image_size=16, width=8, batch_size=16, latent_dim=16,
 @pytest.fixture(scope="module")
 def gan(tmp_path_factory):
     """A 30-step DCGAN on the digits (latent size 16), shared by the tests of this module."""
-    run = gw.train_gan(**TINY, max_steps=30, run_dir=str(tmp_path_factory.mktemp("gan") / "g"))
+    run = gw.train_gan(
+        **TINY, max_steps=30, run_dir=str(tmp_path_factory.mktemp("gan") / "directions")
+    )
     assert run.wait(120) == "finished"
     return run
 
@@ -255,4 +257,10 @@ def test_a_class_conditional_generator_has_directions(tmp_path):
     found = run.latent_directions(k=4, samples=200)
     d = found.directions.double()
     assert torch.allclose(d @ d.T, torch.eye(4, dtype=torch.float64), atol=1e-5)
-    assert tuple(run.traverse_direction(index=0).shape) == (7, 1, 16, 16)
+    z = run.random_z(2, seed=0)
+    strip = run.traverse_direction(z=z, index=0, labels=[4, 7])
+    assert tuple(strip.shape) == (14, 1, 16, 16)
+    moved = run.move_z(z[1:], [3.0])  # the strip's last image: +3 sigma along direction 1
+    assert torch.allclose(strip[-1:], run.sample(z=moved, labels=7), atol=1e-5)
+    default = run.traverse_direction(z=z[:1], index=0)  # one class, 0, all along the strip
+    assert torch.allclose(default[-1:], run.sample(z=run.move_z(z[:1], [3.0]), labels=0), atol=1e-5)

@@ -28,7 +28,7 @@ def gan(split, tmp_path_factory):
         data=split[0],
         max_steps=300,
         sample_every=10**6,
-        run_dir=str(tmp_path_factory.mktemp("projection") / "gan"),
+        run_dir=str(tmp_path_factory.mktemp("projection") / "projected"),
         **SMALL,
     )
     assert run.wait(300) == "finished", run.traceback_text

@@ -1,6 +1,7 @@
 """A real IPython shell with the extension loaded, reset around every test: the cwd is the
 test's tmp_path (so `runs/` lands there), GENAI_WIDGETS_* variables are cleared, `%config`
-settings and new user variables are dropped, and every run the test started is stopped."""
+settings and new user variables are dropped, ended runs of earlier tests are forgotten, and
+every run the test started is stopped."""
 
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def shell(_ipython: InteractiveShell, tmp_path, monkeypatch) -> Iterator[Interac
         if var.startswith(magics.ENV_PREFIX) and var != "GENAI_WIDGETS_DATA":
             monkeypatch.delenv(var)
     names_before = set(_ipython.user_ns)
+    # Runs other test modules left behind, ended, would make a name the test binds (`--as g`)
+    # ambiguous with a run of that name: a fresh kernel has none of them.
+    for name, run in list(RUNS.items()):
+        if run.status not in ("running", "paused"):
+            del RUNS[name]
     runs_before = dict(RUNS)
     yield _ipython
     for name, run in list(RUNS.items()):
