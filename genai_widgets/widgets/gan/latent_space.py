@@ -212,23 +212,22 @@ class LatentSpacePanel(Panel):
             self.direction_variance = [float(v) for v in self._directions.variance]
             if len(self.direction_offsets) != k:
                 self.direction_offsets = [0.0] * k
-        dirs = torch.as_tensor(self._directions.directions, dtype=torch.float32)
-        sigmas = torch.as_tensor(
-            getattr(self._directions, "sigmas", None) or [1.0] * len(dirs), dtype=torch.float32
-        )
+        found = self._directions
         z = self._candidates(run)
-        a = z[min(max(self.start_index, 0), len(z) - 1)]
-        offsets = torch.zeros(len(dirs))
-        for i, value in enumerate(self.direction_offsets[: len(dirs)]):
-            offsets[i] = float(value)
-        moved = a + (offsets * sigmas) @ dirs
-        index = min(self.direction_index, len(dirs) - 1)
-        strip = torch.stack([a + s * sigmas[index] * dirs[index] for s in STRIP_SIGMAS])
-        a_label = self._explorer_labels(len(z))
-        label = None if a_label is None else [a_label[min(max(self.start_index, 0), len(z) - 1)]]
-        out = self._decode(run, torch.cat([a[None], moved[None], strip]), label and label * 9)
-        self.direction_moved_png = images.grid_png(out[:2], nrow=2)
-        self.direction_strip_png = images.grid_png(out[2:], nrow=len(STRIP_SIGMAS))
+        at = min(max(self.start_index, 0), len(z) - 1)
+        a = z[at : at + 1]
+        labels = self._explorer_labels(len(z))
+        label = None if labels is None else labels[at]
+        # The run's own moves and strip (`move_z`, `traverse_direction`), on these directions.
+        amounts = [float(v) for v in self.direction_offsets[: found.k]]
+        moved = run.move_z(a, amounts, directions=found) if amounts else a
+        pair = self._decode(run, torch.cat([a, moved]), None if label is None else [label] * 2)
+        index = min(self.direction_index, found.k - 1)
+        strip = run.traverse_direction(
+            z=a, index=index, sigmas=STRIP_SIGMAS, directions=found, labels=label
+        )
+        self.direction_moved_png = images.grid_png(pair, nrow=2)
+        self.direction_strip_png = images.grid_png(strip, nrow=len(STRIP_SIGMAS))
 
     # ------------------------------------------------------------------ real images
     def _real_images(self, run: Any) -> torch.Tensor | None:
