@@ -1,5 +1,6 @@
 """`LossCurve`: the run's metrics as a live plotly.js chart. New rows travel as Float32 column
-blocks in custom messages and are appended in the browser; a decimated snapshot in a synced
+blocks in custom messages and are appended in the browser, decimated by time (at most
+`CURVE_ROWS_PER_S` a second, however fast the run steps); a decimated snapshot in a synced
 trait lets a reloaded page redraw at once. Evaluations (measures taken every so many steps, e.g.
 mode coverage) have their own step column and travel the same way in their own messages; the
 chart draws each in a small panel of its own under the losses."""
@@ -7,6 +8,7 @@ chart draws each in a small panel of its own under the losses."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,21 @@ from .flusher import Tick
 # Refresh of the decimated snapshot trait while the run trains. A new view asks for one at once
 # ("hello"), so this only bounds what a live view holds; rarer means fewer bytes.
 SNAPSHOT_EVERY_S = 30.0
+# Rows appended to a live chart, at most this many a second (plus the last row of each tick),
+# however fast the trainer steps: at 1,000 steps/s the chart gets every 20th row and the bytes
+# to the page stay bounded. The run's history keeps every row (a reload, `run.history`).
+CURVE_ROWS_PER_S = 50.0
+
+
+def decimate_by_time(rows: dict[str, np.ndarray], seconds: float) -> dict[str, np.ndarray]:
+    """At most CURVE_ROWS_PER_S * `seconds` rows (at least one) of `rows`, evenly spaced, the
+    last row always kept."""
+    n = len(rows.get("step", ()))
+    budget = max(1, int(CURVE_ROWS_PER_S * max(seconds, 0.0)))
+    if n <= budget:
+        return rows
+    index = np.unique(np.linspace(n - 1, 0, budget).round().astype(np.int64))
+    return {k: np.asarray(v)[index] for k, v in rows.items()}
 
 
 def decimate(history: dict[str, np.ndarray], max_points: int) -> dict[str, np.ndarray]:
@@ -77,6 +94,7 @@ class CurvePanel(Panel):
         self._curve_resync = False
         self._curve_next_snapshot = 0.0
         cursor, _ = run.metrics_since(1 << 62)  # the cursor first: the snapshot then covers it
+        self._curve_sent = time.monotonic()  # when rows last went to the page
         self._curve_cursor = cursor
         self._eval_cursor = 0
         if hasattr(run, "evaluations_since"):
@@ -112,8 +130,10 @@ class CurvePanel(Panel):
         if resync or new_columns or tick.ended or tick.time >= self._curve_next_snapshot:
             self._write_curve_snapshot(tick.history())
             self._curve_next_snapshot = tick.time + SNAPSHOT_EVERY_S
+        rows = decimate_by_time(rows, tick.time - self._curve_sent)
         n = len(rows.get("step", ()))
         if n:
+            self._curve_sent = tick.time
             columns = list(self.curve_columns)
             self.send(
                 {"type": "curve_append", "columns": columns, "rows": n},

@@ -17,7 +17,12 @@ from widget_helpers import Recorder, StubRun, wait_until
 import genai_widgets as gw
 from genai_widgets.widgets import Flusher, _base
 from genai_widgets.widgets.controls import parse_field
-from genai_widgets.widgets.loss_curve import decimate, pack_columns
+from genai_widgets.widgets.loss_curve import (
+    CURVE_ROWS_PER_S,
+    decimate,
+    decimate_by_time,
+    pack_columns,
+)
 
 WIDGETS = [gw.LossCurve, gw.SampleGrid, gw.LatentExplorer, gw.Controls, gw.DataSpace, gw.Dashboard]
 WIDGET_DIR = pathlib.Path(_base.__file__).parent
@@ -169,14 +174,35 @@ def test_flusher_writes_at_most_ten_times_a_second(stub_run, monkeypatch):
         # At most ten a second (one extra for the tick in flight); a loaded machine may give
         # fewer ticks, never more.
         assert 1 <= n <= 10 * elapsed + 1, (n, elapsed)
+        last = stub_run.step
 
-        def rows_sent() -> int:
-            return sum(c["rows"] for c, _ in rec.of_type("curve_append"))
+        def steps_sent() -> list[float]:
+            return [
+                s
+                for c, b in rec.of_type("curve_append")
+                for s in unpack(b[0], c["columns"])["step"]
+            ]
 
-        # Every row arrives, batched (the first 3 were in the snapshot).
-        wait_until(lambda: rows_sent() == stub_run.step - 3, 20, "the last rows")
+        # Decimated by time, not by step count: at most CURVE_ROWS_PER_S rows a second
+        # (and the first tick's one) reach the page; in order, never a resend, and the last
+        # row always arrives.
+        wait_until(lambda: steps_sent()[-1] == last, 20, "the last row")
+        sent = steps_sent()
+        assert sent == sorted(set(sent))
+        assert len(sent) <= CURVE_ROWS_PER_S * (time.monotonic() - start) + 1, len(sent)
+        assert last - 3 > 2 * len(sent)  # the stub's rows outnumber them (3 in the snapshot)
     finally:
         w.close()
+
+
+def test_decimate_by_time_bounds_rows_and_keeps_the_last():
+    rows = {"step": np.arange(1000.0), "loss": np.random.rand(1000)}
+    out = decimate_by_time(rows, 0.1)
+    assert len(out["step"]) == int(CURVE_ROWS_PER_S * 0.1) and out["step"][-1] == 999
+    assert np.all(np.diff(out["step"]) > 0)
+    assert decimate_by_time(rows, 0.0)["step"].tolist() == [999]
+    few = {"step": np.arange(3.0)}
+    assert decimate_by_time(few, 1.0) is few
 
 
 # ------------------------------------------------------------------ sample grid
