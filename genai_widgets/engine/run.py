@@ -979,12 +979,13 @@ class Run:
         self._health_active = set(found)
 
     # ------------------------------------------------------------------ display
-    def dashboard(self) -> Any:
+    def dashboard(self, **options: Any) -> Any:
         """The composite widget for this run's family: curves, samples, latent views,
         controls (`Dashboard` for a GAN, `VAEDashboard` for a VAE, the shared dashboard for
-        a family without its own). The family names it by import path (`Family.dashboard`,
-        "module:callable"); the engine imports no widget module itself."""
-        return load_object(self.family.dashboard)(self)
+        a family without its own). `options` are the widget's traits
+        (``run.dashboard(explorer_auto=False)``). The family names it by import path
+        (`Family.dashboard`, "module:callable"); the engine imports no widget module itself."""
+        return load_object(self.family.dashboard)(self, **options)
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -159,9 +159,22 @@ class RunWidget(anywidget.AnyWidget):
         self.widget_error = f"{type(self).__name__} update failed: {text}"
 
     # -------------------------------------------------------------- comm side
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        # A trait the page changed (a slider, a picker): the flusher answers at its next tick.
+        super().set_state(sync_data)
+        flusher = getattr(self, "_flusher", None)
+        if flusher is not None:
+            flusher.poke()
+
     def _on_custom_message(self, _widget: Any, content: Any, buffers: list[bytes]) -> None:
         if not isinstance(content, dict):
             return
+        try:
+            self._dispatch_message(content)
+        finally:  # what the message asked for is recorded: the next tick acts on it
+            self._flusher.poke()
+
+    def _dispatch_message(self, content: dict[str, Any]) -> None:
         kind = content.get("type")
         if kind == "frontend_error":
             with self._requests_lock:

@@ -3,7 +3,17 @@
 Widgets never hear from the trainer. A `Flusher` polls its run at most `RATE_HZ` times a second,
 reads what changed once (`Tick`) and lets every widget attached to that run write its traits
 and send its messages. Comm callbacks (button clicks, slider moves, possibly on a kernel
-subshell thread) only record requests under a lock; the flusher acts on them at its next tick.
+subshell thread) only record requests under a lock and `poke` the flusher, which acts on them
+at its next tick.
+
+What it costs the trainer. Every millisecond the flusher holds the GIL (traitlets, packing,
+JSON, PNG encoding, comm sends) is a millisecond a Python-bound trainer (a small model, or any
+model on a GPU, where the trainer's thread is launching kernels) waits. So the flusher keeps
+its own CPU time under `TICK_DUTY` of the wall clock: it measures each tick's thread CPU time
+and, when ticks cost more, ticks less often, down to `MIN_RATE_HZ`. A request from the page
+(`poke`) is answered within 1 / `RATE_HZ` whatever the pace. Views computed from the weights
+(the explorer following training, a VAE's reconstructions, a text model's attention) pace
+themselves the same way with a `Pacer`: each recomputes at most `VIEW_DUTY` of the time.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import contextlib
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,6 +31,13 @@ from ..engine.output import bind_output_parent, capture_output_parent
 from ..engine.threads import stop_at_exit
 
 RATE_HZ = 10.0
+"""At most this many ticks a second (the widgets' update rate when ticks are cheap)."""
+MIN_RATE_HZ = 2.0
+"""At least this many ticks a second, however much a tick costs."""
+TICK_DUTY = 0.005
+"""The flusher's own CPU time, at most this share of the wall clock (averaged over ticks)."""
+VIEW_DUTY = 0.01
+"""A view that follows training (`Pacer`) recomputes at most this share of the wall clock."""
 TERMINAL = ("finished", "stopped", "failed")
 
 
@@ -46,6 +64,7 @@ class Tick:
         self.changed = previous is None or previous.version != self.version or self.ended
         self._history: dict[str, np.ndarray] | None = None
         self._snapshot_steps: np.ndarray | None = None
+        self.paced_cpu = 0.0  # thread CPU seconds of paced views in this tick (not the tick's)
 
     def history(self) -> dict[str, np.ndarray]:
         if self._history is None:
@@ -56,6 +75,45 @@ class Tick:
         if self._snapshot_steps is None or len(self._snapshot_steps) != self.snapshot_count:
             self._snapshot_steps = np.asarray(self.run.snapshot_steps())
         return self._snapshot_steps
+
+
+class Pacer:
+    """When a view that follows training may recompute: at most `duty` of the wall clock goes
+    to it, judged by what its last computation took, and never more often than `min_interval`
+    seconds. On a GPU a refresh takes a millisecond and the view follows closely; on a 2-core
+    CPU where it takes 50 ms it refreshes every 5 s rather than slow the trainer.
+
+    ``if pacer.due(tick.time): with pacer.timed(tick): compute()``. Work the user asked for
+    (a click, a slider) runs at once; time it too, so the pace accounts for it."""
+
+    def __init__(self, min_interval: float = 0.0, duty: float = VIEW_DUTY):
+        if not 0.0 < duty <= 1.0:
+            raise ValueError(f"duty must be in (0, 1], got {duty!r}")
+        self.min_interval = float(min_interval)
+        self.duty = duty
+        self.cost = 0.0  # wall seconds of the last computation
+        self.last = -float("inf")  # time.monotonic() when it ended
+
+    @property
+    def interval(self) -> float:
+        """Seconds from the end of one computation to the next."""
+        return max(self.min_interval, self.cost / self.duty)
+
+    def due(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) - self.last >= self.interval
+
+    @contextlib.contextmanager
+    def timed(self, tick: Tick | None = None) -> Iterator[None]:
+        """Time the computation in the block; its thread CPU time is left out of `tick`'s own
+        cost (the flusher's pace), being the view's."""
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            self.cost = time.perf_counter() - wall
+            self.last = time.monotonic()
+            if tick is not None:
+                tick.paced_cpu += time.thread_time() - cpu
 
 
 class Flusher:
@@ -71,10 +129,14 @@ class Flusher:
         self._lock = threading.Lock()
         self._widgets: list[FlushTarget] = []
         self._thread: threading.Thread | None = None
+        self.min_interval = self.interval
         self._wake = threading.Event()
+        self._poked = False  # a request from the page waits for the next tick
         self._stopped = False
         self._parent: Any = None
         self.ticks = 0  # flushes done; tests and the benchmark read it
+        self.cpu_seconds = 0.0  # this thread's CPU time in ticks, paced views left out
+        self.tick_cost = 0.0  # its moving average per tick (seconds): what sets the pace
 
     @classmethod
     def for_run(cls, run: Any) -> Flusher:
@@ -126,6 +188,33 @@ class Flusher:
             if not self._widgets:
                 self._wake.set()  # let the loop see it has nothing left to do
 
+    def poke(self) -> None:
+        """A request from the page (a click, a slider): tick within 1 / RATE_HZ, however far
+        the flusher has backed off."""
+        self._poked = True
+        self._wake.set()
+
+    def _pace(self, cost: float) -> None:
+        """Set the interval from this tick's CPU time: at most TICK_DUTY of the wall clock."""
+        self.cpu_seconds += cost
+        self.tick_cost = cost if self.ticks == 0 else 0.8 * self.tick_cost + 0.2 * cost
+        self.interval = min(1.0 / MIN_RATE_HZ, max(self.min_interval, self.tick_cost / TICK_DUTY))
+
+    def _sleep(self, started: float) -> None:
+        """Until `interval` after `started`; a poke cuts it short at `min_interval`, a stop or
+        the last detach at once."""
+        while True:
+            with self._lock:
+                if self._stopped or not self._widgets:
+                    return
+            now = time.monotonic()
+            until = started + (self.min_interval if self._poked else self.interval)
+            if now >= until:
+                self._poked = False
+                return
+            self._wake.wait(until - now)
+            self._wake.clear()
+
     def stop(self, timeout: float = 2.0) -> None:
         """End the thread (widgets stay attached but stop updating until one is attached)."""
         with self._lock:
@@ -146,6 +235,7 @@ class Flusher:
                 if run is None or not widgets or self._stopped:
                     self._thread = None
                     return
+            cpu = time.thread_time()
             tick = Tick(run, previous)
             for widget in widgets:
                 try:
@@ -154,11 +244,11 @@ class Flusher:
                     with contextlib.suppress(Exception):
                         widget._flush_failed(error)
             previous = tick
+            self._pace(time.thread_time() - cpu - tick.paced_cpu)
             self.ticks += 1
             del run, tick
             # At most RATE_HZ flushes a second, whatever asked for one in between.
-            self._wake.wait(max(0.0, self.interval - (time.monotonic() - started)))
-            self._wake.clear()
+            self._sleep(started)
 
 
 def flusher_for(run: Any) -> Flusher:

@@ -3,8 +3,8 @@ engine): real points, generated points, the discriminator's output as a heatmap 
 the generator's image of a regular latent grid as a warped mesh, and arrows for the generator's
 gradient on its samples.
 
-Frames are computed by the run's flusher (at most `space_rate_hz` a second, and only when the
-run has stepped or a setting changed) on copies of G and D taken between two steps, inside
+Frames are computed by the run's flusher (at most `space_rate_hz` a second, at most
+`space_duty` of the wall clock, and only when the run has stepped or a setting changed) on copies of G and D taken between two steps, inside
 `foreground_torch()`; the arrays travel as Float32 bytes traits (binary buffers), so a reloaded
 page draws the latest frame at once."""
 
@@ -24,7 +24,7 @@ from ...families.gan.data_space import data_space_frame, latent_mesh, plane_grid
 from .. import static_png
 from .._base import Panel, RunWidget, bundle
 from ..controls import ControlsPanel
-from ..flusher import Tick
+from ..flusher import VIEW_DUTY, Pacer, Tick
 
 LAYERS = ("heatmap", "real", "fake", "mesh", "arrows", "modes")
 N_REAL = 1000  # real points drawn (a fixed random subset)
@@ -127,6 +127,12 @@ class DataSpacePanel(Panel):
     space_rate_hz = t.Float(10.0, min=0.5, max=30.0).tag(sync=True)
     """float: most frames computed per second (default 10; the flusher ticks at most 10 Hz)."""
 
+    space_duty = t.Float(VIEW_DUTY, min=0.001, max=0.5).tag(sync=True)
+    """float: share of the wall clock the frames may take while training (default 0.01, so
+    training keeps >= 0.99 of its speed: on a GPU that is several frames a second, on a 2-core
+    CPU one every second or two). Raise it (up to 0.5) for a smoother animation at the cost of
+    training speed; changing a setting draws a new frame at once whatever the pace."""
+
     space_step = t.Int(-1).tag(sync=True)
     """int: training step of the weights of the frame shown (-1: none yet)."""
 
@@ -140,7 +146,7 @@ class DataSpacePanel(Panel):
     def _init_panel(self, run: Any) -> None:
         self._space_lock = threading.Lock()
         self._space_dirty = True
-        self._space_next = 0.0
+        self._space_pacer = Pacer()
         self._space_copies: ModelCopies | None = None
         self._space_eval_cursor = 0
         enabled = makes_points(run)
@@ -175,16 +181,19 @@ class DataSpacePanel(Panel):
         run = tick.run
         if tick.changed:
             self._space_update_coverage(run)
-        if tick.time < self._space_next and not tick.ended:
-            return
+        pacer = self._space_pacer
+        pacer.min_interval, pacer.duty = 1.0 / self.space_rate_hz, self.space_duty
         with self._space_lock:
             dirty = self._space_dirty
-        if not dirty and tick.step == self.space_step:
+        if dirty:  # a setting changed: at once, at most space_rate_hz frames a second
+            if tick.time - pacer.last < pacer.min_interval and not tick.ended:
+                return
+        elif tick.step == self.space_step or not (pacer.due(tick.time) or tick.ended):
             return
         with self._space_lock:
             self._space_dirty = False
-        self._space_next = tick.time + 1.0 / self.space_rate_hz
-        self.compute_frame(run)
+        with pacer.timed(tick):
+            self.compute_frame(run)
 
     def compute_frame(self, run: Any) -> None:
         """Compute and publish one frame from the run's current weights (flusher thread)."""

@@ -15,7 +15,7 @@ from ...engine import images
 from ...engine.threads import foreground_torch
 from .. import static_png
 from .._base import Panel, RunWidget, bundle
-from ..flusher import Tick
+from ..flusher import Pacer, Tick
 
 _INPUTS = (
     "candidate_seed",
@@ -90,14 +90,16 @@ class ExplorerPanel(Panel):
     classes, candidate i of class i % classes); the interpolation and the traversal use A's."""
 
     explorer_auto = t.Bool(True).tag(sync=True)
-    """bool: follow training: recompute with the newest weights at every sample snapshot
-    (default True, as the VAE's scatter does); False freezes the frames until an input changes
+    """bool: follow training: recompute with the newest weights at the sample snapshots
+    (default True, as the VAE's scatter does), paced to VIEW_DUTY of the time (a slow model's
+    frames every snapshot, a fast one's every few: `flusher.Pacer`); False freezes the frames until an input changes
     or "Refresh weights" is clicked (the "follow training" checkbox)."""
 
     def _init_panel(self, run: Any) -> None:
         self._explorer_lock = threading.Lock()
         self._explorer_dirty = True
         self._explorer_snapshots = -1
+        self._explorer_pacer = Pacer()  # following training costs at most VIEW_DUTY
         self.latent_dim = int(run.latent_dim)
         self.label_classes = int(getattr(getattr(run, "family", None), "n_classes", None) or 0)
         self.observe(self._explorer_request, names=list(_INPUTS))
@@ -113,7 +115,11 @@ class ExplorerPanel(Panel):
             return
         with self._explorer_lock:
             dirty, self._explorer_dirty = self._explorer_dirty, False
-        if self.explorer_auto and tick.snapshot_count != self._explorer_snapshots:
+        if (
+            self.explorer_auto
+            and tick.snapshot_count != self._explorer_snapshots
+            and self._explorer_pacer.due(tick.time)
+        ):
             dirty = True
         if not dirty:
             return
@@ -122,7 +128,7 @@ class ExplorerPanel(Panel):
         try:
             # Now that it follows a training run, free this thread's OpenMP pool after each
             # computation, as the VAE's live views do (see engine/threads.py).
-            with foreground_torch():
+            with foreground_torch(), self._explorer_pacer.timed(tick):
                 self._compute_frames(tick.run)
         finally:
             self.explorer_busy = False

@@ -28,7 +28,7 @@ from ...engine import images
 from ...engine.threads import foreground_torch
 from .. import static_png
 from .._base import Panel
-from ..flusher import Tick
+from ..flusher import Pacer, Tick
 
 #: Sigmas of the direction strip.
 STRIP_SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
@@ -132,6 +132,7 @@ class LatentSpacePanel(Panel):
         self._latent_lock = threading.Lock()
         self._latent_dirty: set[str] = {"directions", "real", "neighbours", "arith"}
         self._latent_snapshots = -1
+        self._latent_pacer = Pacer()  # following training costs at most VIEW_DUTY
         self._directions: Any = None
         self._projections: dict[int, Any] = {}
         self._real: torch.Tensor | None = None
@@ -175,13 +176,17 @@ class LatentSpacePanel(Panel):
             return
         with self._latent_lock:
             dirty, self._latent_dirty = self._latent_dirty, set()
-        if self.explorer_auto and tick.snapshot_count != self._latent_snapshots:
+        if (
+            self.explorer_auto
+            and tick.snapshot_count != self._latent_snapshots
+            and self._latent_pacer.due(tick.time)
+        ):
             if self._latent_snapshots >= 0:  # follow training: the cheap views again
                 dirty |= {"directions", "neighbours", "arith"}
             self._latent_snapshots = tick.snapshot_count
         if not dirty:
             return
-        with foreground_torch():
+        with foreground_torch(), self._latent_pacer.timed(tick):
             for part, compute in (
                 ("directions", self._compute_directions),
                 ("real", self._compute_real),

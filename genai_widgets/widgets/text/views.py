@@ -21,7 +21,7 @@ import traitlets as t
 from ...engine.threads import foreground_torch
 from ...families.text.tokenizer import visible
 from .._base import Panel
-from ..flusher import Tick
+from ..flusher import Pacer, Tick
 
 MAX_NEW_TOKENS = 2000
 ATTENTION_TOKENS = 64
@@ -228,7 +228,8 @@ class TextViewsPanel(Panel):
 
     views_refresh_seconds = t.Float(2.0, min=0.2).tag(sync=True)
     """float: at most one automatic update of the surprisal and attention per this many seconds
-    while training (default 2), and only when the step changed."""
+    while training (default 2), and only when the step changed; fewer where an update costs
+    more than VIEW_DUTY of the time (`flusher.Pacer`)."""
 
     views_auto = t.Bool(True).tag(sync=True)
     """bool: follow the training (default True); False: on a "views_refresh" message."""
@@ -270,7 +271,7 @@ class TextViewsPanel(Panel):
     def _init_panel(self, run: Any) -> None:
         self._views_lock = threading.Lock()
         self._views_dirty = True
-        self._views_time = -1e9
+        self._views_pacer = Pacer()  # following training costs at most VIEW_DUTY
         self._views_thread: threading.Thread | None = None
         self._views_done: dict[str, Any] | None = None
         self._attention_full: np.ndarray | None = None
@@ -299,13 +300,12 @@ class TextViewsPanel(Panel):
             self.views_auto
             and tick.step != self.attention_step
             and tick.step > 0
-            and tick.time - self._views_time >= self.views_refresh_seconds
+            and self._views_pacer.due(tick.time)
         )
         if not (dirty or due):
             return
         if int(tick.step) <= 0 and not dirty:
             return
-        self._views_time = tick.time
         with self._views_lock:
             self._views_dirty = False
             self._views_thread = threading.Thread(
@@ -317,8 +317,9 @@ class TextViewsPanel(Panel):
     def _views_work(self) -> None:
         run = self.run
         done: dict[str, Any] = {}
+        self._views_pacer.min_interval = self.views_refresh_seconds
         try:
-            with foreground_torch():
+            with foreground_torch(), self._views_pacer.timed():
                 result = run.surprisal(k=5)
                 done["surprisal"] = surprisal_payload(result)
                 tokenizer = run.family.tokenizer

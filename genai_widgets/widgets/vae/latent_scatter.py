@@ -17,7 +17,7 @@ from ...engine import images
 from ...engine.threads import foreground_torch
 from .. import static_png
 from .._base import Panel, RunWidget, bundle
-from ..flusher import Tick
+from ..flusher import Pacer, Tick
 
 
 def project_2d(
@@ -50,7 +50,8 @@ class LivePanel(Panel):
     """What the VAE's live views share: how often they follow the training."""
 
     refresh_seconds = t.Float(1.0, min=0.1).tag(sync=True)
-    """float: at most one automatic update of each live view per this many seconds (default 1)."""
+    """float: at most one automatic update of each live view per this many seconds (default 1);
+    fewer where an update costs more than VIEW_DUTY of the time (`flusher.Pacer`)."""
 
 
 class ScatterPanel(LivePanel):
@@ -93,7 +94,7 @@ class ScatterPanel(LivePanel):
         self._scatter_lock = threading.Lock()
         self._scatter_dirty = True
         self._scatter_pick: int | None = None
-        self._scatter_time = -1e9
+        self._scatter_pacer = Pacer()  # following training costs at most VIEW_DUTY
         self._scatter_basis: np.ndarray | None = None
         self._scatter_mu: np.ndarray | None = None
         self._scatter_images: torch.Tensor | None = None
@@ -107,14 +108,15 @@ class ScatterPanel(LivePanel):
         with self._scatter_lock:
             dirty, self._scatter_dirty = self._scatter_dirty, False
             pick, self._scatter_pick = self._scatter_pick, None
+        self._scatter_pacer.min_interval = self.refresh_seconds
         due = (
             self.scatter_auto
             and tick.step != self.scatter_step
-            and tick.time - self._scatter_time >= self.refresh_seconds
+            and self._scatter_pacer.due(tick.time)
         )
         if dirty or due:
-            self._scatter_time = tick.time
-            self._compute_scatter(tick.run)
+            with self._scatter_pacer.timed(tick):
+                self._compute_scatter(tick.run)
         if pick is not None:
             self.picked_index = pick
             self._decode_pick(tick.run)

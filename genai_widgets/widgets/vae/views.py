@@ -15,7 +15,7 @@ from ...engine import images
 from ...engine.threads import foreground_torch
 from ...families.latent import interpolate_latents
 from .. import static_png
-from ..flusher import Tick
+from ..flusher import Pacer, Tick
 from .latent_scatter import LivePanel
 
 _INPUTS = (
@@ -79,7 +79,7 @@ class VAEViewsPanel(LivePanel):
     def _init_panel(self, run: Any) -> None:
         self._views_lock = threading.Lock()
         self._views_dirty = True
-        self._views_time = -1e9
+        self._views_pacer = Pacer()  # following training costs at most VIEW_DUTY
         self.observe(self._views_request, names=list(_INPUTS))
 
     def _views_request(self, _change: Any = None) -> None:
@@ -89,17 +89,14 @@ class VAEViewsPanel(LivePanel):
     def _flush_panel(self, tick: Tick) -> None:
         with self._views_lock:
             dirty, self._views_dirty = self._views_dirty, False
-        due = (
-            self.views_auto
-            and tick.step != self.views_step
-            and tick.time - self._views_time >= self.refresh_seconds
-        )
+        self._views_pacer.min_interval = self.refresh_seconds
+        due = self.views_auto and tick.step != self.views_step and self._views_pacer.due(tick.time)
         if not (dirty or due):
             return
-        self._views_time = tick.time
         self.views_busy = True
         try:
-            self._compute_views(tick.run)
+            with self._views_pacer.timed(tick):
+                self._compute_views(tick.run)
         finally:
             self.views_busy = False
 

@@ -1,0 +1,165 @@
+"""The mechanisms that keep the dashboard cheap at high step rates (issue 18): the flusher
+keeps its own CPU time under TICK_DUTY by ticking less often, a request from the page cuts a
+backed-off wait short, and views that follow training pace themselves (`Pacer`).
+
+No timing assertions on performance: the tests check what the flusher decides from the costs
+it measures, with costs made large enough that a loaded machine cannot blur the decision."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from widget_helpers import StubRun, wait_until
+
+import genai_widgets as gw
+from genai_widgets.widgets import flusher as flusher_module
+from genai_widgets.widgets.flusher import MIN_RATE_HZ, RATE_HZ, TICK_DUTY, Flusher, Pacer
+
+
+def burn(seconds: float) -> None:
+    """Hold this thread's CPU for `seconds` of thread time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+class Target:
+    """A FlushTarget that costs `cost` CPU seconds per tick, or as much inside a Pacer."""
+
+    def __init__(self, cost: float = 0.0, pacer: Pacer | None = None):
+        self.cost = cost
+        self.pacer = pacer
+        self.ticks: list[float] = []
+        self.event = threading.Event()
+
+    def _flush(self, tick) -> None:
+        self.ticks.append(time.monotonic())
+        if self.pacer is not None:
+            with self.pacer.timed(tick):
+                burn(self.cost)
+        else:
+            burn(self.cost)
+        self.event.set()
+
+    def _flush_failed(self, error: BaseException) -> None:
+        raise error
+
+
+@pytest.fixture
+def flusher():
+    run = StubRun()
+    f = Flusher(run)
+    f._test_run = run  # keep the run alive: the flusher holds it weakly
+    yield f
+    f.stop()
+
+
+def test_cheap_ticks_run_at_the_full_rate(flusher):
+    target = Target(cost=0.0)
+    flusher.attach(target)
+    wait_until(lambda: flusher.ticks >= 5, 10, "ticks")
+    assert flusher.interval == pytest.approx(1.0 / RATE_HZ)
+    assert flusher.tick_cost < TICK_DUTY / RATE_HZ  # well under the duty at full rate
+
+
+def test_costly_ticks_back_off_to_the_duty_then_the_floor(flusher):
+    # 20 ms of CPU a tick: the duty would allow one tick per 4 s; the floor keeps MIN_RATE_HZ.
+    target = Target(cost=0.02)
+    flusher.attach(target)
+    wait_until(lambda: flusher.ticks >= 4, 20, "ticks")
+    assert flusher.tick_cost >= 0.015
+    assert flusher.interval == pytest.approx(1.0 / MIN_RATE_HZ)
+    # 2 ms a tick: the duty sets the pace between the two bounds (0.002 / TICK_DUTY = 0.4 s).
+    flusher._pace(0.002)
+    for _ in range(30):
+        flusher._pace(0.002)
+    assert flusher.interval == pytest.approx(0.002 / TICK_DUTY, rel=0.05)
+
+
+def test_a_request_from_the_page_cuts_a_backed_off_wait_short(flusher, monkeypatch):
+    # 60 ms a tick and a floor of one tick per 20 s: the duty puts the next tick 12 s away.
+    monkeypatch.setattr(flusher_module, "MIN_RATE_HZ", 0.05)
+    target = Target(cost=0.06)
+    flusher.attach(target)
+    wait_until(lambda: flusher.ticks >= 2, 20, "ticks")
+    wait_until(lambda: flusher.interval > 10, 20, "backed off")
+    target.event.clear()
+    seen = len(target.ticks)
+    poked = time.monotonic()
+    flusher.poke()
+    assert target.event.wait(10), "no tick after the poke"
+    assert len(target.ticks) > seen
+    assert target.ticks[-1] - poked < 10  # within 1 / RATE_HZ on an idle machine, not 20 s
+
+
+def test_paced_views_do_not_count_as_the_flusher_s_own_cost(flusher):
+    # A view that takes 20 ms inside its Pacer: the flusher's pace stays at the full rate, and
+    # the view refreshes at most VIEW_DUTY of the time.
+    pacer = Pacer(duty=0.01)
+    target = Target(cost=0.02, pacer=pacer)
+    flusher.attach(target)
+    wait_until(lambda: flusher.ticks >= 4, 20, "ticks")
+    assert flusher.tick_cost < 0.005
+    assert flusher.interval < 1.0 / MIN_RATE_HZ
+    assert pacer.cost >= 0.015 and pacer.interval >= 1.5
+
+
+def test_pacer_decides_from_the_last_cost():
+    pacer = Pacer(min_interval=0.5, duty=0.01)
+    assert pacer.due(0.0)  # never run: due
+    pacer.cost, pacer.last = 0.001, 100.0  # 1 ms: the minimum interval governs
+    assert pacer.interval == 0.5
+    assert not pacer.due(100.4) and pacer.due(100.5)
+    pacer.cost = 0.05  # 50 ms: 1% duty means once per 5 s
+    assert pacer.interval == pytest.approx(5.0)
+    assert not pacer.due(104.0) and pacer.due(105.0)
+    with pytest.raises(ValueError, match="duty must be in"):
+        Pacer(duty=0.0)
+
+
+def test_pacer_times_its_block_and_leaves_it_out_of_the_tick():
+    pacer = Pacer()
+
+    class FakeTick:
+        paced_cpu = 0.0
+
+    tick = FakeTick()
+    with pacer.timed(tick):
+        burn(0.01)
+    assert pacer.cost >= 0.009 and tick.paced_cpu >= 0.009
+    assert not pacer.due()
+
+
+def test_page_messages_and_trait_changes_poke_the_flusher(stub_run, monkeypatch):
+    w = gw.LossCurve(stub_run)
+    pokes = []
+    monkeypatch.setattr(w._flusher, "poke", lambda: pokes.append(1))
+    try:
+        w._on_custom_message(w, {"type": "hello"}, [])
+        assert len(pokes) == 1
+        w.set_state({"smoothing": 0.3})
+        assert len(pokes) == 2 and w.smoothing == 0.3
+    finally:
+        w.close()
+
+
+def test_run_dashboard_takes_the_widget_s_traits(tmp_path):
+    run = gw.train_gan(
+        data="digits",
+        image_size=16,
+        width=8,
+        batch_size=16,
+        latent_dim=8,
+        max_steps=2,
+        run_dir=tmp_path / "pace-dash",
+    )
+    run.wait(60)
+    dash = run.dashboard(explorer_auto=False)
+    try:
+        assert dash.explorer_auto is False
+    finally:
+        dash.close()
+    with pytest.raises(TypeError, match="unknown argument"):
+        run.dashboard(no_such_trait=1)
