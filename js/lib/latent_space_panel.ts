@@ -69,7 +69,7 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
   const own = Boolean(options.ownCandidates);
   const candidates = img("gw-latent-candidates", "candidate samples from the prior: click one to set A");
   const candidatePick = h("div", { class: "gw-pick" }, [candidates]);
-  const markCandidate = h("div", { class: "gw-pick-mark", "data-which": "A", text: "A" });
+  const markCandidate = h("div", { class: "gw-pick-mark gw-latent-candidate-mark", "data-which": "A", text: "A" });
   candidatePick.append(markCandidate);
   const follow = h("input", { type: "checkbox", class: "gw-latent-follow" });
   const method = h("select", { class: "gw-latent-method" }, [h("option", { value: "slerp", text: "slerp" }),
