@@ -5,7 +5,7 @@ import { mountControlsPanel } from "./lib/controls_panel";
 import { mountDataSpacePanel } from "./lib/data_space_panel";
 import { mountExplorerPanel } from "./lib/explorer_panel";
 import { mountGridPanel } from "./lib/grid_panel";
-import { mountLatentSpacePanel } from "./lib/latent_space_panel";
+import { mountLatentSpaceSection } from "./lib/latent_space_panel";
 import { mountLossPanel } from "./lib/loss_panel";
 import { mountRoot } from "./lib/mount";
 import { h } from "./lib/util";
@@ -36,17 +36,10 @@ function render({ model, el }: RenderProps) {
       mountGridPanel(model, grid, errors),
       mountExplorerPanel(model, explorer, errors),
     ];
-    if (model.get("latent_space_enabled")) {
-      // Folded at first: Python computes nothing for it until it is opened.
-      const space = h("details", { class: "gw-panel gw-latent-space", open: Boolean(model.get("latent_space_open")) },
-        [h("summary", { class: "gw-panel-title", text: "Latent space: directions, real images, neighbours, arithmetic" })]);
-      space.addEventListener("toggle", errors.guard("latent space", () => {
-        model.set("latent_space_open", space.open);
-        model.save_changes();
-      }));
-      root.append(space);
-      cleanups.push(mountLatentSpacePanel(model, space, errors));
-    }
+    // Folded at first: Python computes nothing for it until it is opened. The explorer above
+    // owns the candidates (sample A, the method and frames of the interpolations).
+    const space = mountLatentSpaceSection(model, root, errors);
+    if (space) cleanups.push(space);
     return cleanups;
   });
 }

@@ -1,9 +1,12 @@
 // Entry of the VAEDashboard widget (genai_widgets/widgets/vae_dashboard.py): every VAE panel in
 // one widget and one bundle. A click on the latent scatter or on an input image sets the
-// interpolation's start, then its end, then the start again.
+// interpolation's start, then its end, then the start again. Below, the folded latent-space
+// section of the GAN dashboard (directions, real images into z through the encoder, training
+// neighbours, arithmetic), with its own candidate samples from the prior.
 import type { RenderProps } from "@anywidget/types";
 import { mountControlsPanel } from "./lib/controls_panel";
 import { mountGridPanel } from "./lib/grid_panel";
+import { mountLatentSpaceSection } from "./lib/latent_space_panel";
 import { mountLossPanel } from "./lib/loss_panel";
 import { mountRoot } from "./lib/mount";
 import { mountScatterPanel } from "./lib/scatter_panel";
@@ -30,7 +33,7 @@ function render({ model, el }: RenderProps) {
       model.save_changes();
       nextEnd = nextEnd === "A" ? "B" : "A";
     });
-    return [
+    const cleanups = [
       mountControlsPanel(model, controls, errors),
       mountLossPanel(model, loss, errors, {
         cursorTrait: "snapshot_step",
@@ -42,6 +45,10 @@ function render({ model, el }: RenderProps) {
       mountInterpolationPanel(model, interp, errors),
       mountTraversalPanel(model, traversal, errors),
     ];
+    // Folded at first: Python computes nothing for it until it is opened.
+    const space = mountLatentSpaceSection(model, root, errors, { ownCandidates: true });
+    if (space) cleanups.push(space);
+    return cleanups;
   });
 }
 

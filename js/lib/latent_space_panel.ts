@@ -1,11 +1,21 @@
-// Latent space beyond interpolation (genai_widgets/widgets/gan/latent_space.py): sliders along
-// semantic directions of the current weights, real images projected into z and interpolated
-// through G, the candidates' nearest training images with the copy rate, and latent arithmetic
-// on selections clicked in the candidate grid. Everything is computed in Python.
+// Latent space beyond interpolation (genai_widgets/widgets/latent_space.py): sliders along
+// semantic directions of the current weights, real images projected into z (a VAE: the encoder's
+// posterior mean) and interpolated through the generator / decoder, the candidates' nearest
+// training images with the copy rate, and latent arithmetic on selections clicked in the
+// candidate grid. Everything is computed in Python. The GAN dashboard's explorer owns the
+// candidates (seed, sample A, method, frames, "follow training"); where there is no explorer
+// (the VAE dashboard) the panel shows them itself (`ownCandidates`).
 import { type Cleanup, ErrorArea, h, type Model, revokeImage, setImageBytes, Subscriptions } from "./util";
 
 type Pick = "plus" | "minus" | "base";
 const PICK_TRAIT: Record<Pick, string> = { plus: "arith_plus", minus: "arith_minus", base: "arith_base" };
+
+export interface LatentSpaceOptions {
+  /** No latent explorer on the page (the VAE dashboard): the panel shows the candidate grid
+   * itself (a click sets sample A) with "New candidates", "follow training", and the method and
+   * frames of the real images' interpolation. */
+  ownCandidates?: boolean;
+}
 
 /** The grid cell under a click on `img`, a grid of `count` images in `cols` columns (-1: none). */
 function cellAt(img: HTMLImageElement, event: MouseEvent, count: number, cols: number): number {
@@ -17,7 +27,34 @@ function cellAt(img: HTMLImageElement, event: MouseEvent, count: number, cols: n
   return index >= 0 && index < count ? index : -1;
 }
 
-export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: ErrorArea): Cleanup {
+/** Place `mark` over cell `index` of a grid of `count` images in `cols` columns (hidden: none). */
+function placeCell(mark: HTMLElement, index: number, count: number, cols: number): void {
+  mark.hidden = index < 0 || index >= count || cols < 1;
+  if (mark.hidden) return;
+  const rows = Math.max(1, Math.ceil(count / cols));
+  const r = Math.floor(index / cols);
+  const c = index % cols;
+  Object.assign(mark.style, { left: `${(c / cols) * 100}%`, top: `${(r / rows) * 100}%`,
+    width: `${100 / cols}%`, height: `${100 / rows}%` });
+}
+
+/** The folded `<details class="gw-latent-space">` section, appended to `root` (null when the
+ * run cannot show these views). Python computes nothing for it until it is opened. */
+export function mountLatentSpaceSection(model: Model, root: HTMLElement, errors: ErrorArea,
+  options: LatentSpaceOptions = {}): Cleanup | null {
+  if (!model.get("latent_space_enabled")) return null;
+  const space = h("details", { class: "gw-panel gw-latent-space", open: Boolean(model.get("latent_space_open")) },
+    [h("summary", { class: "gw-panel-title", text: "Latent space: directions, real images, neighbours, arithmetic" })]);
+  space.addEventListener("toggle", errors.guard("latent space", () => {
+    model.set("latent_space_open", space.open);
+    model.save_changes();
+  }));
+  root.append(space);
+  return mountLatentSpacePanel(model, space, errors, options);
+}
+
+export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: ErrorArea,
+  options: LatentSpaceOptions = {}): Cleanup {
   const subs = new Subscriptions(model);
   const save = (changes: Record<string, unknown>) => {
     for (const [key, val] of Object.entries(changes)) model.set(key, val);
@@ -27,6 +64,20 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
   const img = (cls: string, alt: string) => h("img", { class: `gw-pixelated ${cls}`, alt });
   const status = h("div", { class: "gw-muted gw-latent-status" });
   const failure = h("div", { class: "gw-latent-error" });
+
+  // The candidates, where no explorer shows them (the VAE dashboard).
+  const own = Boolean(options.ownCandidates);
+  const candidates = img("gw-latent-candidates", "candidate samples from the prior: click one to set A");
+  const candidatePick = h("div", { class: "gw-pick" }, [candidates]);
+  const markCandidate = h("div", { class: "gw-pick-mark gw-latent-candidate-mark", "data-which": "A", text: "A" });
+  candidatePick.append(markCandidate);
+  const follow = h("input", { type: "checkbox", class: "gw-latent-follow" });
+  const method = h("select", { class: "gw-latent-method" }, [h("option", { value: "slerp", text: "slerp" }),
+    h("option", { value: "lerp", text: "lerp" })]);
+  const frames = h("input", { type: "number", min: "2", max: "32", step: "1", class: "gw-latent-frames" });
+  const newCandidates = h("button", { text: "New candidates", class: "gw-latent-new",
+    onclick: errors.guard("new candidates", () =>
+      save({ candidate_seed: Math.floor(Math.random() * 2 ** 31) })) });
 
   // Directions.
   const sliders = h("div", { class: "gw-direction-sliders" });
@@ -66,7 +117,16 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
   const clear = h("button", { text: "Clear", onclick: errors.guard("clear", () =>
     save({ arith_plus: [], arith_minus: [], arith_base: [] })) });
 
-  el.append(status, failure,
+  el.append(status, failure);
+  if (own) {
+    el.append(title("Candidate samples from the prior: click one to set A"),
+      h("div", { class: "gw-row" }, [newCandidates,
+        h("label", { title: "redraw at every sample snapshot; unchecked: frozen" }, [follow, " follow training"]),
+        h("label", { title: "interpolation between the real images' codes" }, ["method ", method]),
+        h("label", {}, ["frames ", frames])]),
+      candidatePick);
+  }
+  el.append(
     title("Semantic directions (GANSpace): move sample A"),
     h("div", { class: "gw-row" }, [recompute, reset, dirInfo]),
     sliders, h("div", { class: "gw-row" }, [moved]),
@@ -140,8 +200,30 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
     el.dataset.neighbours = String(distances.length);
     const show = (name: string) => (model.get(name) || []).map((i: number) => i + 1).join(", ") || "none";
     arithInfo.textContent = `+ ${show("arith_plus")} · − ${show("arith_minus")} · base ${show("arith_base")}`;
-    arithGrid.style.width = `${Number(model.get("grid_width")) || 320}px`;
+    const width = `${Number(model.get("grid_width")) || 320}px`;
+    arithGrid.style.width = width;
+    if (own) {
+      candidates.style.width = width;
+      placeCell(markCandidate, Number(model.get("start_index")), Number(model.get("candidate_count")) || 0,
+        Number(model.get("candidate_columns")) || 1);
+      follow.checked = Boolean(model.get("explorer_auto"));
+      method.value = String(model.get("method"));
+      if (document.activeElement !== frames) frames.value = String(model.get("frames"));
+    }
   }
+
+  candidates.addEventListener("click", errors.guard("candidate pick", (event: MouseEvent) => {
+    const count = Number(model.get("candidate_count")) || 0;
+    const index = cellAt(candidates, event, count, Number(model.get("candidate_columns")) || 1);
+    if (index >= 0) save({ start_index: index });
+  }));
+  follow.addEventListener("change", errors.guard("follow", () => save({ explorer_auto: follow.checked })));
+  method.addEventListener("change", errors.guard("method", () => save({ method: method.value })));
+  frames.addEventListener("change", errors.guard("frames", () => {
+    const n = Math.round(Number(frames.value));
+    if (Number.isFinite(n) && n >= 2 && n <= 32) save({ frames: n });
+    else frames.value = String(model.get("frames"));
+  }));
 
   real.addEventListener("click", errors.guard("real pick", (event: MouseEvent) => {
     const count = Number(model.get("real_count")) || 0;
@@ -163,14 +245,16 @@ export function mountLatentSpacePanel(model: Model, el: HTMLElement, errors: Err
 
   const images: [HTMLImageElement, string][] = [[moved, "direction_moved_png"], [strip, "direction_strip_png"],
     [real, "real_png"], [projection, "real_projection_png"], [realFrames, "real_frames_png"],
-    [neighbours, "neighbours_png"], [arithGrid, "candidates_png"], [arithStrip, "arith_png"]];
+    [neighbours, "neighbours_png"], [arithGrid, "candidates_png"], [arithStrip, "arith_png"],
+    ...(own ? [[candidates, "candidates_png"] as [HTMLImageElement, string]] : [])];
   for (const [node, trait] of images) {
     subs.on(`change:${trait}`, errors.guard(trait, () => setImageBytes(node, model.get(trait))));
     setImageBytes(node, model.get(trait));
   }
   for (const name of ["latent_busy", "latent_error", "direction_variance",
     "direction_offsets", "direction_index", "directions_step", "real_start", "real_end", "real_errors",
-    "projection_step", "neighbour_distances", "copy_rate", "arith_plus", "arith_minus", "arith_base", "grid_width"]) {
+    "projection_step", "neighbour_distances", "copy_rate", "arith_plus", "arith_minus", "arith_base", "grid_width",
+    "start_index", "candidate_count", "candidate_columns", "explorer_auto", "method", "frames"]) {
     subs.on(`change:${name}`, errors.guard("latent space", render));
   }
   render();

@@ -3,7 +3,9 @@
 A notebook starts a tiny digits VAE and shows `run.dashboard()`. Checked as a person would see
 it: the dashboard renders without errors, the ELBO chart grows, the reconstructions show, the
 latent scatter is drawn and re-drawn as training proceeds, and a click on one of its points
-shows that image's decoding and makes it the interpolation's start."""
+shows that image's decoding and makes it the interpolation's start. Then, with the run paused,
+the folded latent-space section opens: its own candidate grid (the VAE has no latent explorer)
+and one slider per semantic direction show, and a click on a candidate makes it sample A."""
 
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ CELLS = [
     "import genai_widgets as gw",
     "run = gw.train_vae(data='digits', image_size=16, width=8, batch_size=16, latent_dim=6,\n"
     "                   max_steps=None, sample_every=10, n_samples=16, run_dir='vae-e2e')\n"
-    "run.dashboard()",
+    "d = run.dashboard()\n"
+    "d",
 ]
+SPACE = ".gw-vae-dashboard .gw-latent-space"
 
 
 def test_vae_dashboard_renders_and_the_latent_scatter_updates(lab_server, browser_page):
@@ -86,6 +90,25 @@ def test_vae_dashboard_renders_and_the_latent_scatter_updates(lab_server, browse
         page, ".gw-interp", "data-start", lambda n: n == picked, timeout=10, what="A"
     )
     screenshot(page, "vae-dashboard-picked")
+
+    # The latent-space section (folded: nothing computed until opened), on the paused run.
+    assert kernel_execute(page, "print(d.direction_variance)").strip() == "[]"
+    page.locator(f"{SPACE} > summary").first.click()
+    candidates = page.locator(f"{SPACE} .gw-latent-candidates").first
+    candidates.wait_for(state="visible", timeout=60_000)
+    wait_for_attribute(page, SPACE, "data-directions", lambda n: n == 6, 60, "directions")
+    assert page.locator(f"{SPACE} .gw-direction-slider").count() == 6  # latent_dim 6
+    candidates.evaluate(  # candidate 5 of the one-row grid of 8
+        """el => { el.scrollIntoView({ block: "center" }); const r = el.getBoundingClientRect();
+          el.dispatchEvent(new MouseEvent("click", { bubbles: true,
+            clientX: r.left + 5.5 * r.width / 8, clientY: r.top + r.height / 2 })); }"""
+    )
+    mark = page.locator(f"{SPACE} .gw-latent-candidate-mark").first
+    mark.wait_for(state="visible", timeout=10_000)
+    assert mark.evaluate("m => m.style.left") == "62.5%"
+    assert kernel_execute(page, "print(d.start_index)").strip().splitlines()[-1] == "5"
+    assert page.locator(".gw-vae-dashboard .gw-error-area:visible").count() == 0
+    screenshot(page, "vae-dashboard-latent-space", full_page=False)
 
     print("kernel says:", kernel_execute(page, "print(run.status, run.step, run.family.name)"))
     kernel_execute(page, "run.stop(); run.wait(10)")

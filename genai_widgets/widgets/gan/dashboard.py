@@ -9,11 +9,11 @@ from typing import Any
 from .. import static_png
 from .._base import RunWidget, bundle
 from ..controls import ControlsPanel
+from ..latent_space import LatentSpacePanel
 from ..loss_curve import CurvePanel
 from ..sample_grid import GridPanel
 from .data_space import DataSpacePanel
 from .latent_explorer import ExplorerPanel
-from .latent_space import LatentSpacePanel
 
 
 class Dashboard(

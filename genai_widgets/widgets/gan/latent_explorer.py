@@ -6,7 +6,7 @@ training (recomputed at each sample snapshot) unless `explorer_auto` is switched
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import traitlets as t
@@ -14,8 +14,9 @@ import traitlets as t
 from ...engine import images
 from ...engine.threads import foreground_torch
 from .. import static_png
-from .._base import Panel, RunWidget, bundle
+from .._base import RunWidget, bundle
 from ..flusher import Pacer, Tick
+from ..latent_space import CandidatesPanel
 
 _INPUTS = (
     "candidate_seed",
@@ -31,32 +32,16 @@ _INPUTS = (
 )
 
 
-class ExplorerPanel(Panel):
-    """Traits and flush logic of the latent explorer (used by LatentExplorer and Dashboard)."""
+class ExplorerPanel(CandidatesPanel):
+    """Traits and flush logic of the latent explorer (used by LatentExplorer and Dashboard).
+    The candidates, sample A, the method, the frames, the class and "follow training" are
+    `CandidatesPanel`'s traits, shared with the latent-space views; the explorer draws the
+    candidate grid."""
 
-    candidate_seed = t.Int(0).tag(sync=True)
-    """int: seed of the candidate latent vectors (the "Random pair" button draws a new one)."""
-
-    candidate_count = t.Int(8, min=2, max=64).tag(sync=True)
-    """int: candidate samples to pick A and B from (default 8)."""
-
-    candidate_columns = t.Int(8, min=1).tag(sync=True)
-    """int: columns of the candidate grid (default 8)."""
-
-    candidates_png = t.Bytes(b"").tag(sync=True)
-    """bytes: PNG grid of the candidate samples."""
-
-    start_index = t.Int(0).tag(sync=True)
-    """int: candidate used as A, the start of the interpolation (default 0)."""
+    _explorer_draws_candidates: ClassVar[bool] = True
 
     end_index = t.Int(1).tag(sync=True)
     """int: candidate used as B, the end of the interpolation (default 1)."""
-
-    method = t.Enum(["slerp", "lerp"], default_value="slerp").tag(sync=True)
-    """str: "slerp" (great circle, keeps the prior's typical norm) or "lerp"."""
-
-    frames = t.Int(8, min=2, max=32).tag(sync=True)
-    """int: interpolation frames, both ends included (2-32, default 8)."""
 
     frames_png = t.Bytes(b"").tag(sync=True)
     """bytes: PNG strip of the interpolation frames from A to B."""
@@ -82,26 +67,13 @@ class ExplorerPanel(Panel):
     explorer_busy = t.Bool(False).tag(sync=True)
     """bool: frames are being computed."""
 
-    label_classes = t.Int(0).tag(sync=True)
-    """int: classes of a class-conditional run (0: unconditional); the class picker lists them."""
-
-    explorer_label = t.Int(-1).tag(sync=True)
-    """int: class of the candidates in a class-conditional run (-1: cycling through the
-    classes, candidate i of class i % classes); the interpolation and the traversal use A's."""
-
-    explorer_auto = t.Bool(True).tag(sync=True)
-    """bool: follow training: recompute with the newest weights at the sample snapshots
-    (default True, as the VAE's scatter does), paced to VIEW_DUTY of the time (a slow model's
-    frames every snapshot, a fast one's every few: `flusher.Pacer`); False freezes the frames until an input changes
-    or "Refresh weights" is clicked (the "follow training" checkbox)."""
-
     def _init_panel(self, run: Any) -> None:
         self._explorer_lock = threading.Lock()
         self._explorer_dirty = True
         self._explorer_snapshots = -1
         self._explorer_pacer = Pacer()  # following training costs at most VIEW_DUTY
         self.latent_dim = int(run.latent_dim)
-        self.label_classes = int(getattr(getattr(run, "family", None), "n_classes", None) or 0)
+        self._init_candidates(run)
         self.observe(self._explorer_request, names=list(_INPUTS))
 
     def _explorer_request(self, _change: Any = None) -> None:
@@ -133,24 +105,9 @@ class ExplorerPanel(Panel):
         finally:
             self.explorer_busy = False
 
-    def _explorer_labels(self, n: int) -> list[int] | None:
-        """Class ids of `n` candidates of a class-conditional run (None otherwise)."""
-        k = self.label_classes
-        if not k:
-            return None
-        if self.explorer_label >= 0:
-            return [min(self.explorer_label, k - 1)] * n
-        return [i % k for i in range(n)]
-
-    def _decode(self, run: Any, z: torch.Tensor, labels: Any = None) -> torch.Tensor:
-        """`run.sample(z=z)`, with `labels` for a class-conditional run."""
-        if labels is None:
-            return run.sample(z=z)
-        return run.sample(z=z, labels=labels)
-
     def _compute_frames(self, run: Any) -> None:
         count = self.candidate_count
-        z = run.random_z(count, seed=self.candidate_seed)
+        z = self._candidate_z(run)
         a = min(max(self.start_index, 0), count - 1)
         b = min(max(self.end_index, 0), count - 1)
         dim = min(self.dimension, self.latent_dim - 1)

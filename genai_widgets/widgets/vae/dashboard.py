@@ -1,6 +1,8 @@
 """`VAEDashboard`: controls, curves (ELBO, reconstruction, KL, beta), samples from the prior,
-reconstructions, interpolation through the encoder, latent traversal and the latent scatter of
-one VAE run, in ONE widget with one bundle. `run.dashboard()` returns it for a VAE."""
+reconstructions, interpolation through the encoder, latent traversal, the latent scatter and
+the folded latent-space section (directions, real images into z, neighbours, arithmetic: the
+GAN dashboard's `LatentSpacePanel`) of one VAE run, in ONE widget with one bundle.
+`run.dashboard()` returns it for a VAE."""
 
 from __future__ import annotations
 
@@ -11,18 +13,30 @@ import traitlets as t
 from .. import static_png
 from .._base import RunWidget, bundle
 from ..controls import ControlsPanel
+from ..latent_space import LatentSpacePanel
 from ..loss_curve import CurvePanel
 from ..sample_grid import GridPanel
 from .latent_scatter import ScatterPanel
 from .views import VAEViewsPanel
 
 
-class VAEDashboard(ControlsPanel, CurvePanel, GridPanel, VAEViewsPanel, ScatterPanel, RunWidget):
+class VAEDashboard(
+    ControlsPanel,
+    CurvePanel,
+    GridPanel,
+    VAEViewsPanel,
+    ScatterPanel,
+    LatentSpacePanel,
+    RunWidget,
+):
     """Everything about a running VAE: `run.dashboard()` returns one for a VAE run.
 
     The curves show the ELBO (higher is better), the reconstruction and KL terms (nats per
     image) and beta on the right axis. A click on the scatter shows that image's decoding and
-    sets it as the interpolation's start, then its end; so does a click on an input image."""
+    sets it as the interpolation's start, then its end; so does a click on an input image.
+    The folded "Latent space" section is the GAN dashboard's, with candidates of its own
+    (samples from the prior); its real images go into z through the encoder (the posterior
+    mean, `run.project`)."""
 
     _esm = bundle("vae_dashboard")
 
@@ -31,6 +45,10 @@ class VAEDashboard(ControlsPanel, CurvePanel, GridPanel, VAEViewsPanel, ScatterP
 
     secondary_series = t.List(t.Unicode(), default_value=["beta"]).tag(sync=True)
     """list[str]: series drawn against the right-hand y axis (beta, in [0, beta])."""
+
+    method = t.Enum(["slerp", "lerp"], default_value="lerp").tag(sync=True)
+    """str: interpolation between the latent-space section's real images: "lerp" (default, as
+    the encoder interpolation's: posterior means need not have the prior's norm) or "slerp"."""
 
     def __init__(self, run: Any, **kwargs: Any) -> None:
         if "encoder" not in getattr(getattr(run, "family", None), "module_names", ()):
@@ -60,6 +78,9 @@ class VAEDashboard(ControlsPanel, CurvePanel, GridPanel, VAEViewsPanel, ScatterP
         traversal = self._traversal_image()
         if traversal is not None:
             rows.append(traversal)
+        space = self._latent_space_image()  # None while the section is folded
+        if space is not None:
+            rows.append(space)
         for text in list(self.warnings)[-3:]:
             rows.append(static_png.text_line(text[:160], 980, "#b35c00"))
         if self.message:
