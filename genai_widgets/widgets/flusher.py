@@ -34,7 +34,7 @@ RATE_HZ = 10.0
 """At most this many ticks a second (the widgets' update rate when ticks are cheap)."""
 MIN_RATE_HZ = 2.0
 """At least this many ticks a second, however much a tick costs."""
-TICK_DUTY = 0.005
+TICK_DUTY = 0.003
 """The flusher's own CPU time, at most this share of the wall clock (averaged over ticks)."""
 VIEW_DUTY = 0.01
 """A view that follows training (`Pacer`) recomputes at most this share of the wall clock."""

@@ -71,11 +71,10 @@ def test_costly_ticks_back_off_to_the_duty_then_the_floor(flusher):
     wait_until(lambda: flusher.ticks >= 4, 20, "ticks")
     assert flusher.tick_cost >= 0.015
     assert flusher.interval == pytest.approx(1.0 / MIN_RATE_HZ)
-    # 2 ms a tick: the duty sets the pace between the two bounds (0.002 / TICK_DUTY = 0.4 s).
-    flusher._pace(0.002)
+    # A cost of 0.3 * TICK_DUTY a tick: the duty sets the pace between the bounds (0.3 s).
     for _ in range(30):
-        flusher._pace(0.002)
-    assert flusher.interval == pytest.approx(0.002 / TICK_DUTY, rel=0.05)
+        flusher._pace(0.3 * TICK_DUTY)
+    assert flusher.interval == pytest.approx(0.3, rel=0.05)
 
 
 def test_a_request_from_the_page_cuts_a_backed_off_wait_short(flusher, monkeypatch):
