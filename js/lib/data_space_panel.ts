@@ -40,9 +40,21 @@ export function mountDataSpacePanel(model: Model, el: HTMLElement, errors: Error
     }));
     return [name, box, h("label", {}, [box, ` ${label}`])] as const;
   });
+  // How much of the time the frames may take while training (`space_duty`): the default keeps
+  // training at full speed (a frame every few seconds on a small CPU); "smooth" animates.
+  const pace = h("select", { class: "gw-space-pace", title: "share of the time the frames may take" }, [
+    h("option", { value: "default" }, ["frames: training first"]),
+    h("option", { value: "0.25" }, ["frames: smooth (training slower)"]),
+  ]);
+  const defaultDuty = Number(model.get("space_duty")) || 0.004;
+  if (defaultDuty >= 0.25) pace.value = "0.25";
+  pace.addEventListener("change", errors.guard("pace", () => {
+    model.set("space_duty", pace.value === "default" ? defaultDuty : Number(pace.value));
+    model.save_changes();
+  }));
   el.append(
     h("div", { class: "gw-row" }, [info, coverage]),
-    h("div", { class: "gw-row gw-space-layers" }, toggles.map(([, , label]) => label)),
+    h("div", { class: "gw-row gw-space-layers" }, [...toggles.map(([, , label]) => label), pace]),
     canvas, legend,
   );
 
