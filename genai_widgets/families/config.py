@@ -24,4 +24,4 @@ class LatentConfig(RunConfig):
         positive_int("image_size", self.image_size, minimum=4, allow_none=True)  # None: the data's
         positive_int("channels", self.channels, allow_none=True)
         positive_int("width", self.width)
-        positive_int("n_samples", self.n_samples)
+        positive_int("n_samples", self.n_samples, allow_none=self.is_auto("n_samples", resolved))

@@ -31,8 +31,9 @@ def test_a_short_conditional_run_draws_digits_of_the_asked_class(tiny):
 
 
 def test_sample_by_label_and_the_grid_one_row_per_class(tiny):
-    run = gw.train_gan(**tiny(max_steps=2, conditional=True, n_samples=100))
+    run = gw.train_gan(**tiny(max_steps=2, conditional=True))  # n_samples auto: 10 ** 2
     assert run.wait(60) == "finished", run.traceback_text
+    assert run.config.n_samples == 100
     assert run.sample(5, labels=3).shape == (5, 1, 16, 16)
     assert run.sample(6, labels=[1, 2]).shape == (6, 1, 16, 16)
     assert run.sample(4, labels=torch.tensor([0, 9, 9, 0])).shape == (4, 1, 16, 16)
@@ -212,3 +213,12 @@ def test_labelled_batches_split_over_the_ranks_of_a_job():
 def _rows_of(source, x):
     flat = source.tensor.flatten(1)
     return torch.stack([(flat == row.flatten()).all(1).nonzero()[0, 0] for row in x])
+
+
+def test_the_grid_size_left_auto_gives_a_row_per_class():
+    from genai_widgets.families.gan.config import make_config, resolve_defaults
+
+    assert resolve_defaults(make_config(), "images").n_samples == 64
+    assert resolve_defaults(make_config(conditional=True), "images", 10).n_samples == 100
+    assert resolve_defaults(make_config(conditional=True), "images", 20).n_samples == 64
+    assert resolve_defaults(make_config(n_samples=36), "images", 10).n_samples == 36

@@ -136,16 +136,20 @@ def test_loss_curve_snapshot_then_appends_only_new_rows(live_run, monkeypatch):
         snap = unpack(w.curve_snapshot, columns)
         assert len(snap["step"]) > 0 and np.all(np.diff(snap["step"]) > 0)
         wait_until(lambda: len(rec.of_type("curve_append")) >= 3, 20, "three appends")
-        appended = []
+        appended, losses = [], []
         for content, buffers in rec.of_type("curve_append"):
             assert len(buffers) == 1 and content["columns"] == columns
             block = unpack(buffers[0], content["columns"])
             assert len(block["step"]) == content["rows"]
             appended.extend(block["step"].tolist())
-        # Exact rows, in order, never a resend of the series.
+            losses.extend(block["loss_d"].tolist())
+        # Exact rows (decimated by time at most), in order, never a resend of the series.
         assert appended == sorted(set(appended))
         assert appended[0] > snap["step"][0]
-        assert np.all(np.diff(appended) == 1)
+        history = live_run.history
+        at = np.searchsorted(history["step"], appended)
+        assert np.array_equal(history["step"][at], appended)
+        assert np.allclose(history["loss_d"][at], losses, rtol=1e-6)  # float32 on the wire
     finally:
         w.close()
 

@@ -32,7 +32,7 @@ class GANConfig(LatentConfig):
         "beta2", "step_delay",
     )  # fmt: skip
     auto_fields: ClassVar[tuple[str, ...]] = (
-        "latent_dim", "batch_size", "lr", "beta1", "beta2", "n_critic", "r1", "ema",
+        "latent_dim", "batch_size", "lr", "beta1", "beta2", "n_critic", "r1", "ema", "n_samples",
     )  # fmt: skip
 
     model: Any = "dcgan"  # registry name or a (generator, discriminator) pair
@@ -52,6 +52,7 @@ class GANConfig(LatentConfig):
     quality_every: int = 0  # steps between live FID/KID/precision/recall (labelled images; 0: off)
     inception_weights: str | None = None  # Inception weights file, or "auto": adds fid_inception
     conditional: bool = False  # class-conditional G(z, y) and D(x, y) on labelled images
+    n_samples: int | None = None  # grid samples per snapshot; None: 64, conditional classes**2
 
     def replace(self, **changes: Any) -> GANConfig:
         return dataclasses.replace(self, **changes)
@@ -116,12 +117,19 @@ LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def resolve_defaults(config: GANConfig, kind: str) -> GANConfig:
-    """`config` with its "auto" (None) fields set for data of `kind` ("images" or "points")
-    and for its loss."""
+def grid_samples(n_classes: int | None) -> int:
+    """The grid's samples per snapshot: 64, or for a class-conditional run one row per class
+    (n_classes ** 2: 100 for the digits, `latent.grid_labels`) up to 16 classes."""
+    return n_classes**2 if n_classes and n_classes <= 16 else 64
+
+
+def resolve_defaults(config: GANConfig, kind: str, n_classes: int | None = None) -> GANConfig:
+    """`config` with its "auto" (None) fields set for data of `kind` ("images" or "points"),
+    for its loss and, for a class-conditional run, for its `n_classes`."""
     defaults = {
         **DATA_DEFAULTS.get(kind, DATA_DEFAULTS["images"]),
         **LOSS_DEFAULTS.get(config.loss, LOSS_DEFAULTS["default"]),
+        "n_samples": grid_samples(n_classes),
     }
     changes = {k: v for k, v in defaults.items() if getattr(config, k) is None}
     return config.replace(**changes) if changes else config

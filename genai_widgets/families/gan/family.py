@@ -269,7 +269,7 @@ class GANFamily(DescentProjection, NeighbourMethods, LatentFamily):
             data = data.labelled()
             n_classes = int(data.num_classes)
         config = with_data_size(config, data)
-        config = resolve_defaults(config, data.kind)  # "auto" latent_dim, batch_size, lr
+        config = resolve_defaults(config, data.kind, n_classes)  # "auto" latent_dim, lr, ...
         generator, discriminator, config = _build_models(config, data, n_classes)
         latent_shape = _probe(generator, discriminator, data, config, device)
         family = cls.from_modules(
@@ -304,7 +304,7 @@ class GANFamily(DescentProjection, NeighbourMethods, LatentFamily):
         kind = (
             source.kind if source is not None else ("points" if config.model == "mlp" else "images")
         )
-        config = resolve_defaults(config, kind)
+        config = resolve_defaults(config, kind, n_classes)
         if _is_pair(config.model):
             generator, discriminator = config.model
         else:
