@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from widget_helpers import wait_until
+from widget_helpers import open_latent_space, wait_until
 
 import genai_widgets as gw
 from genai_widgets.engine import images
@@ -32,16 +32,8 @@ def paused(live_run) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def space(paused) -> Iterator[Any]:
-    d = gw.Dashboard(paused)
-    try:
-        assert d.latent_space_enabled
-        d.explorer_auto = False
-        d.latent_space_open = True
-        wait_until(lambda: d.direction_variance and not d.latent_busy, 120, "directions")
-        wait_until(lambda: d.neighbour_distances, 120, f"neighbours ({d.latent_error!r})")
+    with open_latent_space(gw.Dashboard, paused) as d:
         yield d
-    finally:
-        d.close()
 
 
 def test_folded_views_compute_nothing(paused):

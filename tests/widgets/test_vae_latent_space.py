@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from widget_helpers import wait_until
+from widget_helpers import open_latent_space, wait_until
 
 import genai_widgets as gw
 from genai_widgets.engine import images
@@ -46,16 +46,8 @@ def paused_vae(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def space(paused_vae) -> Iterator[Any]:
-    d = gw.VAEDashboard(paused_vae)
-    try:
-        assert d.latent_space_enabled
-        d.explorer_auto = False
-        d.latent_space_open = True
-        wait_until(lambda: d.direction_variance and not d.latent_busy, 120, "directions")
-        wait_until(lambda: d.neighbour_distances, 120, f"neighbours ({d.latent_error!r})")
+    with open_latent_space(gw.VAEDashboard, paused_vae) as d:
         yield d
-    finally:
-        d.close()
 
 
 def test_the_folded_section_computes_nothing(paused_vae):

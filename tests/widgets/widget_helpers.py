@@ -3,11 +3,12 @@ states a real run reaches only by accident (a failure, a non-finite loss)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -120,3 +121,19 @@ class StubRun:
 
     def stop(self) -> None:
         self.commands.append("stop")
+
+
+@contextlib.contextmanager
+def open_latent_space(dashboard: Callable[[Any], Any], run: Any) -> Iterator[Any]:
+    """`dashboard(run)` with its latent-space section open and not following training, once
+    its first directions and neighbours are computed; closed afterwards."""
+    d = dashboard(run)
+    try:
+        assert d.latent_space_enabled
+        d.explorer_auto = False
+        d.latent_space_open = True
+        wait_until(lambda: d.direction_variance and not d.latent_busy, 120, "directions")
+        wait_until(lambda: d.neighbour_distances, 120, f"neighbours ({d.latent_error!r})")
+        yield d
+    finally:
+        d.close()
