@@ -50,7 +50,7 @@ PRESETS = {
     "gan": {
         "tiny": "data='digits', image_size=16, width=8, batch_size=16, latent_dim=16, "
         "sample_every=25",
-        "points": "data='ring', width=32, batch_size=64",
+        "points": "data='ring', batch_size=64",  # the 3 x 128 MLP (width is the DCGAN's)
         "default": "data='digits', sample_every=None",  # the package default: steps and time
     },
     "text": {
