@@ -18,17 +18,9 @@ def nice_of(native_id: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, native_id)
 
 
-def test_a_training_run_s_thread_runs_below_the_main_thread(tmp_path):
+def test_a_training_run_s_thread_runs_below_the_main_thread(tiny):
     main = nice_of(threading.get_native_id())
-    run = gw.train_gan(
-        data="digits",
-        image_size=16,
-        width=8,
-        batch_size=16,
-        latent_dim=8,
-        max_steps=None,
-        run_dir=tmp_path / "nice-run",
-    )
+    run = gw.train_gan(**tiny(max_steps=None))
     try:
         while run.step < 2:
             run.wait(0.05)

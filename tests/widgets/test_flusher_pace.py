@@ -144,21 +144,11 @@ def test_page_messages_and_trait_changes_poke_the_flusher(stub_run, monkeypatch)
         w.close()
 
 
-def test_run_dashboard_takes_the_widget_s_traits(tmp_path):
-    run = gw.train_gan(
-        data="digits",
-        image_size=16,
-        width=8,
-        batch_size=16,
-        latent_dim=8,
-        max_steps=2,
-        run_dir=tmp_path / "pace-dash",
-    )
-    run.wait(60)
-    dash = run.dashboard(explorer_auto=False)
+def test_run_dashboard_takes_the_widget_s_traits(live_run):
+    dash = live_run.dashboard(explorer_auto=False)
     try:
         assert dash.explorer_auto is False
     finally:
         dash.close()
     with pytest.raises(TypeError, match="unknown argument"):
-        run.dashboard(no_such_trait=1)
+        live_run.dashboard(no_such_trait=1)

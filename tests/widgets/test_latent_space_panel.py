@@ -11,7 +11,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from widget_helpers import open_latent_space, wait_until
+from widget_helpers import (
+    assert_open_section_is_in_the_static_picture,
+    open_latent_space,
+    wait_until,
+)
 
 import genai_widgets as gw
 from genai_widgets.engine import images
@@ -107,13 +111,7 @@ def test_latent_arithmetic_from_clicked_selections(space, paused):
 
 
 def test_the_static_picture_shows_the_open_views(space):
-    plain = Image.open(io.BytesIO(space.static_png()))
-    space.latent_space_open = False
-    try:
-        folded = Image.open(io.BytesIO(space.static_png()))
-    finally:
-        space.latent_space_open = True
-    assert plain.height > folded.height  # the direction strip and the neighbours, captioned
+    assert_open_section_is_in_the_static_picture(space)
 
 
 def test_the_class_picker_of_a_conditional_run(tmp_path):

@@ -137,3 +137,19 @@ def open_latent_space(dashboard: Callable[[Any], Any], run: Any) -> Iterator[Any
         yield d
     finally:
         d.close()
+
+
+def assert_open_section_is_in_the_static_picture(d: Any) -> None:
+    """The static PNG of a dashboard with its latent-space section open is taller than with
+    it folded (the direction strip and the neighbours, captioned)."""
+    import io
+
+    from PIL import Image
+
+    plain = Image.open(io.BytesIO(d.static_png()))
+    d.latent_space_open = False
+    try:
+        folded = Image.open(io.BytesIO(d.static_png()))
+    finally:
+        d.latent_space_open = True
+    assert plain.height > folded.height
