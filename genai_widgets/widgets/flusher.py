@@ -38,6 +38,9 @@ TICK_DUTY = 0.003
 """The flusher's own CPU time, at most this share of the wall clock (averaged over ticks)."""
 VIEW_DUTY = 0.01
 """A view that follows training (`Pacer`) recomputes at most this share of the wall clock."""
+UNCONFIRMED_S = 10.0
+"""After a view's first computation, its next comes within this many seconds at most (or its
+`min_interval`), however long the first took; from the second on, the costs set the pace."""
 TERMINAL = ("finished", "stopped", "failed")
 
 
@@ -84,9 +87,10 @@ class Pacer:
     CPU where it takes 50 ms it refreshes every 5 s rather than slow the trainer.
 
     The cost that sets the pace is the smaller of the last two computations' wall times, so
-    one slow computation alone (the first, which warms caches up; one that waited on a busy
-    machine) does not hold the view still for a hundred times its length: on a loaded 2-core
-    VM a first scatter of 0.6 s would otherwise freeze it for a minute.
+    one slow computation (one that waited on a busy machine) does not hold the view still for
+    a hundred times its length. The first computation, which also warms caches up, holds it
+    for at most `UNCONFIRMED_S`: on a loaded 2-core VM a first scatter of 0.6 s would
+    otherwise freeze the view for a minute.
 
     ``if pacer.due(tick.time): with pacer.timed(tick): compute()``. Work the user asked for
     (a click, a slider) runs at once; time it too, so the pace accounts for it."""
@@ -98,12 +102,16 @@ class Pacer:
         self.duty = duty
         self.cost = 0.0  # the pace's cost: min of the last two computations (wall seconds)
         self.last_cost: float | None = None  # wall seconds of the last computation
+        self.computations = 0
         self.last = -float("inf")  # time.monotonic() when it ended
 
     @property
     def interval(self) -> float:
         """Seconds from the end of one computation to the next."""
-        return max(self.min_interval, self.cost / self.duty)
+        paced = max(self.min_interval, self.cost / self.duty)
+        if self.computations < 2:  # one measurement alone: the warm-up, maybe an outlier
+            return min(paced, max(self.min_interval, UNCONFIRMED_S))
+        return paced
 
     def due(self, now: float | None = None) -> bool:
         return (time.monotonic() if now is None else now) - self.last >= self.interval
@@ -117,8 +125,9 @@ class Pacer:
             yield
         finally:
             cost = time.perf_counter() - wall
-            self.cost = 0.0 if self.last_cost is None else min(self.last_cost, cost)
+            self.cost = cost if self.last_cost is None else min(self.last_cost, cost)
             self.last_cost = cost
+            self.computations += 1
             self.last = time.monotonic()
             if tick is not None:
                 tick.paced_cpu += time.thread_time() - cpu
