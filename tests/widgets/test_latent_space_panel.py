@@ -14,6 +14,7 @@ from PIL import Image
 from widget_helpers import (
     assert_open_section_is_in_the_static_picture,
     open_latent_space,
+    project_real_pair,
     wait_until,
 )
 
@@ -83,10 +84,7 @@ def test_neighbours_of_the_candidates(space, paused):
 
 def test_two_real_images_are_projected_and_interpolated(space, paused):
     d = space
-    d.real_start, d.real_end = 0, 3
-    wait_until(lambda: len(d.real_errors) == 2 and d.real_frames_png, 180, "projections")
-    real = d._real
-    assert real is not None and len(real) == d.real_count
+    real = project_real_pair(d, 180)
     mine = d._projections[3]
     again = paused.project(real[3:4])
     assert np.allclose(mine.z.numpy(), again.z.numpy(), atol=1e-5)  # the same projection

@@ -16,6 +16,7 @@ from PIL import Image
 from widget_helpers import (
     assert_open_section_is_in_the_static_picture,
     open_latent_space,
+    project_real_pair,
     wait_until,
 )
 
@@ -116,10 +117,7 @@ def test_neighbours_of_the_candidates(space, paused_vae):
 
 def test_real_images_go_into_z_through_the_encoder(space, paused_vae):
     d = space
-    d.real_start, d.real_end = 0, 3
-    wait_until(lambda: len(d.real_errors) == 2 and d.real_frames_png, 120, "projections")
-    real = d._real
-    assert real is not None and len(real) == d.real_count
+    real = project_real_pair(d, 120)
     mu, _ = paused_vae.encode(real[[0, 3]])  # the posterior means: no descent
     z0, z3 = d._projections[0].z[0], d._projections[3].z[0]
     assert np.allclose(torch.stack([z0, z3]).numpy(), mu.numpy(), atol=1e-5)

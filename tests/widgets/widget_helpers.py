@@ -139,6 +139,16 @@ def open_latent_space(dashboard: Callable[[Any], Any], run: Any) -> Iterator[Any
         d.close()
 
 
+def project_real_pair(d: Any, timeout: float) -> torch.Tensor:
+    """Pick real images 0 and 3 in the latent-space section `d`; returns the real images it
+    offers, once both are projected and their interpolation is drawn."""
+    d.real_start, d.real_end = 0, 3
+    wait_until(lambda: len(d.real_errors) == 2 and d.real_frames_png, timeout, "projections")
+    real = d._real
+    assert real is not None and len(real) == d.real_count
+    return real
+
+
 def assert_open_section_is_in_the_static_picture(d: Any) -> None:
     """The static PNG of a dashboard with its latent-space section open is taller than with
     it folded (the direction strip and the neighbours, captioned)."""
