@@ -36,6 +36,10 @@ MIN_RATE_HZ = 2.0
 """At least this many ticks a second, however much a tick costs."""
 TICK_DUTY = 0.003
 """The flusher's own CPU time, at most this share of the wall clock (averaged over ticks)."""
+TICKS_PER_STEP = 2.0
+"""At most this many ticks per training step (within the bounds above): a model that steps
+twice a second gains nothing from ten updates a second, and each wake-up takes a core from the
+trainer's OpenMP team. A request from the page still gets its tick at once (`Flusher.poke`)."""
 VIEW_DUTY = 0.01
 """A view that follows training (`Pacer`) recomputes at most this share of the wall clock."""
 UNCONFIRMED_S = 10.0
@@ -154,6 +158,8 @@ class Flusher:
         self.ticks = 0  # flushes done; tests and the benchmark read it
         self.cpu_seconds = 0.0  # this thread's CPU time in ticks, paced views left out
         self.tick_cost = 0.0  # its moving average per tick (seconds): what sets the pace
+        self.step_seconds: float | None = None  # moving average of the run's seconds per step
+        self._step_mark: tuple[int, float] | None = None  # (step, time) it last changed
 
     @classmethod
     def for_run(cls, run: Any) -> Flusher:
@@ -212,10 +218,30 @@ class Flusher:
         self._wake.set()
 
     def _pace(self, cost: float) -> None:
-        """Set the interval from this tick's CPU time: at most TICK_DUTY of the wall clock."""
+        """Set the interval from this tick's CPU time (at most TICK_DUTY of the wall clock) and
+        the run's step rate (at most TICKS_PER_STEP ticks a step)."""
         self.cpu_seconds += cost
         self.tick_cost = cost if self.ticks == 0 else 0.8 * self.tick_cost + 0.2 * cost
-        self.interval = min(1.0 / MIN_RATE_HZ, max(self.min_interval, self.tick_cost / TICK_DUTY))
+        follow = (self.step_seconds or 0.0) / TICKS_PER_STEP
+        self.interval = min(
+            1.0 / MIN_RATE_HZ, max(self.min_interval, self.tick_cost / TICK_DUTY, follow)
+        )
+
+    def _follow_steps(self, tick: Tick, previous: Tick | None) -> None:
+        """Keep `step_seconds` from the steps the ticks see while the run trains; a start or a
+        pause in between says nothing about the step rate."""
+        if tick.status != "running" or previous is None or previous.status != "running":
+            self._step_mark = None
+            return
+        if self._step_mark is None:
+            self._step_mark = (tick.step, tick.time)
+            return
+        step, since = self._step_mark
+        if tick.step > step:
+            seconds = (tick.time - since) / (tick.step - step)
+            old = self.step_seconds
+            self.step_seconds = seconds if old is None else 0.7 * old + 0.3 * seconds
+            self._step_mark = (tick.step, tick.time)
 
     def _sleep(self, started: float) -> None:
         """Until `interval` after `started`; a poke cuts it short at `min_interval`, a stop or
@@ -260,6 +286,7 @@ class Flusher:
                 except Exception as error:  # one broken widget must not stop the others
                     with contextlib.suppress(Exception):
                         widget._flush_failed(error)
+            self._follow_steps(tick, previous)
             previous = tick
             self._pace(time.thread_time() - cpu - tick.paced_cpu)
             self.ticks += 1

@@ -19,6 +19,7 @@ from genai_widgets.widgets.flusher import (
     MIN_RATE_HZ,
     RATE_HZ,
     TICK_DUTY,
+    TICKS_PER_STEP,
     UNCONFIRMED_S,
     Flusher,
     Pacer,
@@ -82,6 +83,33 @@ def test_costly_ticks_back_off_to_the_duty_then_the_floor(flusher):
     for _ in range(30):
         flusher._pace(0.3 * TICK_DUTY)
     assert flusher.interval == pytest.approx(0.3, rel=0.05)
+
+
+def test_a_slow_run_gets_at_most_two_ticks_a_step(flusher):
+    # Cheap ticks, but the run steps every 0.4 s: ten ticks a second would show nothing new.
+    run = flusher._test_run
+    stepping = threading.Event()
+
+    def train() -> None:
+        while not stepping.wait(0.4):
+            run.add_row(1.0)
+
+    trainer = threading.Thread(target=train, daemon=True)
+    trainer.start()
+    try:
+        flusher.attach(Target(cost=0.0))
+        wait_until(lambda: run.step >= 10, 30, "steps")
+        assert flusher.step_seconds is not None and flusher.step_seconds >= 0.3
+        assert 1.0 / RATE_HZ < flusher.interval <= 1.0 / MIN_RATE_HZ
+        ticks, step = flusher.ticks, run.step
+        wait_until(lambda: run.step >= step + 5, 30, "more steps")
+        assert flusher.ticks - ticks <= TICKS_PER_STEP * (run.step - step) + 2
+        # Paused: the gap is not a step rate, and the floor still ticks twice a second.
+        run.status = "paused"
+        wait_until(lambda: flusher._step_mark is None, 10, "the pause seen")
+    finally:
+        stepping.set()
+        trainer.join()
 
 
 def test_a_request_from_the_page_cuts_a_backed_off_wait_short(flusher, monkeypatch):
