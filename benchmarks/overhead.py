@@ -8,7 +8,8 @@ Prints JSON (one object; with `--all`, {"runs": [one per GAN preset]}):
 - what the flusher did meanwhile: ticks per second, its thread's CPU time per tick and its
   share of the wall clock (the pace it keeps itself to: `widgets/flusher.py`);
 - bytes per second the kernel sends to the frontend while the dashboard shows (bounded
-  however fast the run steps: curves are decimated by time);
+  however fast the run steps: curves are decimated by time), and the CPU share this script
+  spends reading them (the frontend's own cost on a shared machine, before any rendering);
 - p50 / p99 round-trip latency of a trivial cell executed while training runs, headless and
   with the dashboard shown (targets 15 ms and 50 ms), and with `--busy` also with a second,
   CPU-bound process beside the kernel.
@@ -209,6 +210,8 @@ def measure(
             headless_all: list[float] = []  # every step counted, periodic work included
             shown_all: list[float] = []
             shown_bytes = shown_seconds = 0.0
+            client_cpu = {"headless": 0.0, "dashboard": 0.0}  # this process: the "browser"
+            client_wall = {"headless": 0.0, "dashboard": 0.0}
             ticks = flusher_cpu = 0.0
             for i in range(rounds):
                 # Interleaved, alternating order, so drift (thermal, other load) hits both.
@@ -219,7 +222,10 @@ def measure(
                         client.idle_for(1.0)  # first render traffic is not steady state
                         ticks0, cpu0 = flusher_totals(client)
                         before, t0 = client.iopub_bytes, time.monotonic()
+                        c0 = time.process_time()
                         steady, every = steps_per_second(client, window)
+                        client_cpu[phase] += time.process_time() - c0
+                        client_wall[phase] += time.monotonic() - t0
                         shown.append(steady)
                         shown_all.append(every)
                         shown_bytes += client.iopub_bytes - before
@@ -230,7 +236,10 @@ def measure(
                         client.execute("dash.close(); dash = None")
                     else:
                         client.idle_for(1.0)
+                        c0, t0 = time.process_time(), time.monotonic()
                         steady, every = steps_per_second(client, window)
+                        client_cpu[phase] += time.process_time() - c0
+                        client_wall[phase] += time.monotonic() - t0
                         headless.append(steady)
                         headless_all.append(every)
             lat_headless = latencies(client, cells)
@@ -275,6 +284,11 @@ def measure(
         "flusher_cpu_ms_per_tick": round(1000 * flusher_cpu / max(ticks, 1), 3),
         "flusher_cpu_share": round(flusher_cpu / seconds, 4),
         "bytes_per_s_to_frontend": round(shown_bytes / seconds),
+        # The frontend stand-in's own CPU (reading and decoding IOPub, as a browser must on
+        # the same machine before it even renders), headless and with the dashboard shown.
+        "frontend_cpu_share": {
+            k: round(client_cpu[k] / max(client_wall[k], 1e-9), 4) for k in client_cpu
+        },
         "cell_latency_ms_headless": summary(lat_headless),
         "cell_latency_ms_dashboard": summary(lat_dashboard),
         "cell_latency_targets_ms": {"p50": 15, "p99": 50},
