@@ -205,43 +205,36 @@ def measure(
                 ),
                 timeout=300,
             )
-            headless: list[float] = []
-            shown: list[float] = []
-            headless_all: list[float] = []  # every step counted, periodic work included
-            shown_all: list[float] = []
-            shown_bytes = shown_seconds = 0.0
-            client_cpu = {"headless": 0.0, "dashboard": 0.0}  # this process: the "browser"
+            # Per phase: steps/s without and with the periodic steps, and this process's
+            # (the "browser"'s) CPU and wall time over the windows.
+            rates: dict[str, list[float]] = {"headless": [], "dashboard": []}
+            rates_all: dict[str, list[float]] = {"headless": [], "dashboard": []}
+            client_cpu = {"headless": 0.0, "dashboard": 0.0}
             client_wall = {"headless": 0.0, "dashboard": 0.0}
-            ticks = flusher_cpu = 0.0
+            shown_bytes = ticks = flusher_cpu = 0.0
             for i in range(rounds):
                 # Interleaved, alternating order, so drift (thermal, other load) hits both.
                 order = ("headless", "dashboard") if i % 2 == 0 else ("dashboard", "headless")
                 for phase in order:
-                    if phase == "dashboard":
+                    shown = phase == "dashboard"
+                    if shown:
                         client.execute("dash = run.dashboard(); display(dash)")
-                        client.idle_for(1.0)  # first render traffic is not steady state
+                    client.idle_for(1.0)  # first render traffic is not steady state
+                    if shown:
                         ticks0, cpu0 = flusher_totals(client)
-                        before, t0 = client.iopub_bytes, time.monotonic()
-                        c0 = time.process_time()
-                        steady, every = steps_per_second(client, window)
-                        client_cpu[phase] += time.process_time() - c0
-                        client_wall[phase] += time.monotonic() - t0
-                        shown.append(steady)
-                        shown_all.append(every)
+                    before = client.iopub_bytes
+                    c0, t0 = time.process_time(), time.monotonic()
+                    steady, every = steps_per_second(client, window)
+                    client_cpu[phase] += time.process_time() - c0
+                    client_wall[phase] += time.monotonic() - t0
+                    rates[phase].append(steady)
+                    rates_all[phase].append(every)
+                    if shown:
                         shown_bytes += client.iopub_bytes - before
-                        shown_seconds += time.monotonic() - t0
                         ticks1, cpu1 = flusher_totals(client)
                         ticks += ticks1 - ticks0
                         flusher_cpu += cpu1 - cpu0
                         client.execute("dash.close(); dash = None")
-                    else:
-                        client.idle_for(1.0)
-                        c0, t0 = time.process_time(), time.monotonic()
-                        steady, every = steps_per_second(client, window)
-                        client_cpu[phase] += time.process_time() - c0
-                        client_wall[phase] += time.monotonic() - t0
-                        headless.append(steady)
-                        headless_all.append(every)
             lat_headless = latencies(client, cells)
             client.execute("dash = run.dashboard(); display(dash)")
             client.idle_for(1.0)
@@ -261,8 +254,9 @@ def measure(
 
     # Each round's two windows are adjacent in time: their ratio cancels slow drift in the
     # machine's load; the median over rounds drops a round hit by a burst of other work.
+    headless, shown = rates["headless"], rates["dashboard"]
     ratios = [s / h for s, h in zip(shown, headless, strict=True)]
-    seconds = max(shown_seconds, 1e-9)
+    seconds = max(client_wall["dashboard"], 1e-9)
     result: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "family": family,
@@ -276,7 +270,10 @@ def measure(
         "ratio_ci95_bootstrap": [round(v, 3) for v in bootstrap_median_ci(ratios)],
         "ratio_of_means": round(statistics.mean(shown) / statistics.mean(headless), 3),
         "ratio_every_step_counted": round(
-            statistics.median(s / h for s, h in zip(shown_all, headless_all, strict=True)), 3
+            statistics.median(
+                s / h for s, h in zip(rates_all["dashboard"], rates_all["headless"], strict=True)
+            ),
+            3,
         ),
         "ratio_target": 0.99,
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
