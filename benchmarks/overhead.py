@@ -17,7 +17,7 @@ Prints JSON (one object; with `--all`, {"runs": [one per GAN preset]}):
 The "frontend" is this script's jupyter_client, which reads every IOPub message as a browser
 would; the browser's own rendering cost is not part of the kernel's numbers.
 
-    python benchmarks/overhead.py [--family gan|text] [--preset tiny|points|default]
+    python benchmarks/overhead.py [--family gan|text|vae|hmm] [--preset tiny|points|default]
                                   [--rounds 6] [--window 5] [--cells 40] [--busy] [--all]
 
 `--family gan` (the default): `--preset default` trains the package's default DCGAN (32x32,
@@ -26,7 +26,9 @@ width 64, batch 64: a few steps/s on 2 cores); `tiny` a 16x16 width-8 model at t
 most); `points` a small MLP GAN on the 2-D ring, whose dashboard animates the game in data
 space. `--all` runs the three, each in its own kernel. `--family text`: `default` is
 `gw.train_text()` as shipped on "python-docs"; `tiny` a 1-layer 32-wide model
-(`benchmarks/text.py dashboard` runs this).
+(`benchmarks/text.py dashboard` runs this). `--family vae` and `--family hmm` (preset
+`default`): `gw.train_vae()` on the digits and `gw.train_hmm()` on "python-docs" as shipped,
+the HMM kept iterating past convergence.
 """
 
 from __future__ import annotations
@@ -61,11 +63,17 @@ PRESETS = {
         "batch_size=8, sample_every=25",
         "default": "data='python-docs', sample_every=100",  # the package default
     },
+    "vae": {"default": "data='digits'"},  # the package default conv-VAE, its latent scatter
+    # The package default (32 states on the help topics' characters, a snapshot per EM
+    # iteration), kept iterating: no convergence stop, no iteration cap.
+    "hmm": {"default": "data='python-docs', max_iters=None, tol=float('-inf')"},
 }
 WINDOW_S = {"tiny": 5.0, "points": 5.0, "default": 10.0}  # --all: seconds per window
 
 SETUP = """
-import time, genai_widgets as gw
+import time, torch, genai_widgets as gw
+if {threads}:
+    torch.set_num_threads({threads})
 from IPython.display import display
 run = gw.train_{family}({preset}, max_steps=None, run_dir={run_dir!r})
 while run.step < 5:
@@ -142,7 +150,7 @@ dt, end = np.diff(h['time'][sel]), h['step'][sel][1:]
 keep = np.ones(len(dt), bool)
 for k in ('eval_every', 'sample_every', 'checkpoint_every'):
     c = getattr(run.config, k, None)
-    if c:
+    if c and c > 2:  # work at every step or every other one is the same in every interval
         keep &= ~np.isin(end % c, (0, 1))
 print(keep.sum() / dt[keep].sum(), len(dt) / dt.sum())
 """
@@ -189,11 +197,18 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def measure(
-    family: str, preset: str, rounds: int, window: float, cells: int, busy: bool = False
+    family: str,
+    preset: str,
+    rounds: int,
+    window: float,
+    cells: int,
+    busy: bool = False,
+    threads: int = 0,
 ) -> dict[str, Any]:
     """Shown vs headless steps/s, the flusher's pace, bytes to the frontend and cell latencies
     of one run of `family` (a `PRESETS` entry) in a fresh kernel: the JSON object this script
-    prints. `busy`: also the latencies with a CPU-bound process beside the kernel."""
+    prints. `busy`: also the latencies with a CPU-bound process beside the kernel. `threads`:
+    torch's intra-op threads in the kernel (0: torch's default, one per core)."""
     with tempfile.TemporaryDirectory() as tmp:
         client = Client(tmp)
         try:
@@ -202,6 +217,7 @@ def measure(
                     family=family,
                     preset=PRESETS[family][preset],
                     run_dir=os.path.join(tmp, "run"),
+                    threads=threads,
                 ),
                 timeout=300,
             )
@@ -264,6 +280,7 @@ def measure(
         "model": PRESETS[family][preset],
         "rounds": rounds,
         "window_s": window,
+        "torch_threads": threads or "default",
         "steps_per_s_headless": [round(v, 2) for v in headless],
         "steps_per_s_dashboard": [round(v, 2) for v in shown],
         "ratio_dashboard_vs_headless": round(statistics.median(ratios), 3),
@@ -298,7 +315,12 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--family", choices=sorted(PRESETS), default="gan")
-    parser.add_argument("--preset", choices=("tiny", "points", "default"), default="tiny")
+    parser.add_argument(
+        "--preset",
+        choices=("tiny", "points", "default"),
+        default=None,
+        help="the family's model (default: tiny where it has one, else default)",
+    )
     parser.add_argument("--rounds", type=int, default=6, help="headless/dashboard window pairs")
     parser.add_argument("--window", type=float, default=None, help="seconds per window")
     parser.add_argument("--cells", type=int, default=40, help="trivial cells for the latency")
@@ -306,7 +328,15 @@ def main() -> None:
         "--busy", action="store_true", help="latencies with a CPU-bound process beside it too"
     )
     parser.add_argument("--all", action="store_true", help="the three GAN presets in turn")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads in the kernel (1: one core trains, as a GPU run's one Python thread)",
+    )
     args = parser.parse_args()
+    if args.preset is None:
+        args.preset = "tiny" if "tiny" in PRESETS[args.family] else "default"
     if args.preset not in PRESETS[args.family]:
         parser.error(f"--family {args.family} has presets {', '.join(PRESETS[args.family])}")
     presets = list(PRESETS["gan"]) if args.all else [args.preset]
@@ -314,7 +344,9 @@ def main() -> None:
     runs = []
     for preset in presets:
         window = args.window or WINDOW_S[preset]
-        runs.append(measure(family, preset, args.rounds, window, args.cells, args.busy))
+        runs.append(
+            measure(family, preset, args.rounds, window, args.cells, args.busy, args.threads)
+        )
         print(json.dumps(runs[-1]), file=sys.stderr, flush=True)  # progress
     print(json.dumps({"runs": runs} if args.all else runs[0], indent=2))
 
