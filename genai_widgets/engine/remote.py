@@ -301,11 +301,15 @@ class RemoteRun(Run):
                 last = e
                 break
         alive = self._alive()
+        # `status` and `message` are read without the lock (`run.status`, then `run.message`):
+        # each branch sets the message first, so a reader who sees the new status sees its
+        # message too.
         with self._cond:
             if alive:
                 beat = self.heartbeat
                 status = beat.get("status") or "running"
-                self._status = status if status in ("running", "paused") else "running"
+                status = status if status in ("running", "paused") else "running"
+                message = self.message
                 # Ranks end on their own once rank 0's last heartbeat says the run ended.
                 dead = [] if beat.get("status") in TERMINAL else self._dead_ranks()
                 age = time.time() - float(beat.get("time") or time.time())
@@ -318,33 +322,35 @@ class RemoteRun(Run):
                         if cause is not None and not _peer_error(cause)
                         else f"worker rank {r['rank']} (pid {r['pid']}) has ended"
                     )
-                    self.message = f"{what}; torchrun ends the job" + (
+                    message = f"{what}; torchrun ends the job" + (
                         " and restarts it" if self.config.max_restarts else ""
                     )
                 elif beat and age > HUNG_SECONDS:
-                    self.message = f"no heartbeat from rank 0 for {age:.0f} s (hung?)"
-                elif self._status == "paused" and last is not None and last.kind == "NonFiniteLoss":
-                    self.message = (last.data or {}).get("message") or (
+                    message = f"no heartbeat from rank 0 for {age:.0f} s (hung?)"
+                elif status == "paused" and last is not None and last.kind == "NonFiniteLoss":
+                    message = (last.data or {}).get("message") or (
                         f"paused at step {last.step}: a non-finite loss"
                     )
                 elif not self.failures:
-                    self.message = None
+                    message = None
+                self.message = message
+                self._status = status
                 if not self.failures:
                     self.traceback_text = None  # a restarted job starts clean
                 return
             code = self._process.poll() if self._process is not None else None
             if last is not None and last.kind == "RunFinished" and not self.failures:
-                self._status, self.message = "finished", None
+                self.message, self._status = None, "finished"
             elif last is not None and last.kind == "RunStopped" and not self.failures:
-                self._status, self.message = "stopped", None
+                self.message, self._status = None, "stopped"
             elif self.failures or code or self.workers or self._process is not None:
                 # A RunFailed event, a worker's traceback, or processes gone without a word.
                 if not self.failures:
                     self.failures = self._logged_failures()
-                self._status = "failed"
                 self.message = self._failure_text()
                 # What the dashboard shows under the message (`ControlsPanel.error_text`).
                 self.traceback_text = self._failure_traceback()
+                self._status = "failed"
             else:
                 self._status = "stopped"
 
