@@ -836,8 +836,9 @@ class Run:
             self.error = exc
             self.traceback_text = "".join(traceback.format_exception(exc))
             with self._cond:
-                self._status = "failed"
+                # The message first: `status` and `message` are read without the lock.
                 self.message = f"failed at step {self.step + 1}: {type(exc).__name__}: {exc}"
+                self._status = "failed"
             self._emit("RunFailed", {"error": repr(exc), "traceback": self.traceback_text})
             print(f"[genai_widgets] run {self.name!r} {self.message}", file=sys.stderr, flush=True)
             try:
@@ -906,12 +907,12 @@ class Run:
         when it was checked after the step (None: it was checked before, and not applied)."""
         with self._cond:
             self._paused = True
-            self._status = "paused"
             self.message = (
                 f"paused at step {step}: {name} is {value} (non-finite loss). "
                 + (applied or "The update was not applied")
                 + "; lower the learning rate with run.set(lr=...) and resume, or stop."
             )
+            self._status = "paused"  # after its message: both are read without the lock
             self._emit(
                 "NonFiniteLoss",
                 {"step": step, "loss": name, "value": str(value), "message": self.message},
