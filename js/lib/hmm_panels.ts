@@ -195,8 +195,15 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
     el.dataset.count = String(count);
   }
 
+  /** The record shown: `hmm_record_json`, UTF-8 JSON in one binary buffer ({} before the first). */
+  function record(): any {
+    const data: DataView | null | undefined = model.get("hmm_record_json");
+    if (!data || !data.byteLength) return {};
+    return JSON.parse(new TextDecoder().decode(data)) || {};
+  }
+
   function showRecord(): void {
-    const r = model.get("hmm_record") || {};
+    const r = record();
     const has = typeof r.n_states === "number";
     empty.hidden = has;
     for (const node of [maps, matched, emissions, sample, board, passage, passageTitle]) node.hidden = !has;
@@ -285,7 +292,7 @@ export function mountHMMSnapshotPanel(model: Model, el: HTMLElement, errors: Err
   for (const name of ["hmm_count", "hmm_index", "hmm_step", "hmm_follow"]) {
     subs.on(`change:${name}`, errors.guard("hmm snapshot", render));
   }
-  subs.on("change:hmm_record", errors.guard("hmm record", showRecord));
+  subs.on("change:hmm_record_json", errors.guard("hmm record", showRecord));
   render();
   showRecord();
   return () => subs.dispose();

@@ -104,7 +104,7 @@ def test_a_slow_run_gets_at_most_two_ticks_a_step(flusher):
         ticks, step = flusher.ticks, run.step
         wait_until(lambda: run.step >= step + 5, 30, "more steps")
         assert flusher.ticks - ticks <= TICKS_PER_STEP * (run.step - step) + 2
-        # Paused: the gap is not a step rate, and the floor still ticks twice a second.
+        # Paused: the gap is not a step rate, and the floor still ticks once a second.
         run.status = "paused"
         wait_until(lambda: flusher._step_mark is None, 10, "the pause seen")
     finally:

@@ -145,6 +145,24 @@ def test_aligned_truth_follows_the_shown_order():
     assert named["symbols"] == ["1", "6", "3"]
 
 
+def test_a_plain_record_travels_as_it_is_and_others_are_made_safe():
+    # A record read back from the store is plain, finite JSON: sent as it is, not walked.
+    posterior = [[0.25, 0.75]] * 80
+    plain = hmm_record({"passage": {"posterior": posterior, "viterbi": [1] * 80}})
+    assert plain["passage"]["posterior"] is posterior
+    # numpy values and non-finite numbers, at any depth, are converted.
+    mixed = hmm_record(
+        {
+            "transmat": np.array([[0.5, 0.5], [np.inf, 0.0]]),
+            "occupancy": [np.float32(0.25), np.int64(3)],
+            "passage": {"posterior": [[float("-inf"), 1.0]], "viterbi": [np.int64(1)]},
+        }
+    )
+    assert mixed["transmat"] == [[0.5, 0.5], [None, 0.0]]
+    assert mixed["occupancy"] == [0.25, 3] and type(mixed["occupancy"][1]) is int
+    assert mixed["passage"] == {"posterior": [[None, 1.0]], "viterbi": [1]}
+
+
 def test_gaussian_run_shows_means(tmp_path):
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(-3, 1, (200, 1)), rng.normal(3, 1, (200, 1))])

@@ -2,11 +2,12 @@
 (`HMMFamily.snapshot`: the transition matrix with its states aligned between iterations, the
 emissions, the occupancy, a sample, the restarts' leaderboard, the true parameters and the
 matched errors on the casino), scrubbable by a step slider that follows the latest by default.
-Only the record shown travels (`hmm_record`), made JSON-safe and with the true transition
+Only the record shown travels (`hmm_record`, as JSON bytes), made JSON-safe and with the true transition
 matrix put in the shown states' order."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from typing import Any
@@ -82,16 +83,33 @@ def hmm_record(record: Any, alphabet: Any = None) -> dict[str, Any]:
     """The snapshot record as it travels: its known fields (JSON-safe), the sample's symbols
     by their names in `alphabet` where given (the casino's "1".."6" for die faces 0-5), and
     `truth_transmat` (the true matrix in the shown order, or None)."""
+    return encode_record(record, alphabet)[0]
+
+
+def encode_record(record: Any, alphabet: Any = None) -> tuple[dict[str, Any], bytes]:
+    """`hmm_record(record, alphabet)` and the same as UTF-8 JSON, what travels to the page.
+
+    One JSON encoding does both: a record read back from the store is plain, finite JSON
+    (the common case) and is encoded as it is; only one the encoder refuses (numpy values,
+    NaN / inf) is walked in Python (`_safe`). The record changes at each EM iteration:
+    walking its thousands of numbers, and ipywidgets' walk of a nested trait looking for
+    binary buffers, were most of the flusher's tick."""
     record = record if isinstance(record, dict) else {}
-    out: dict[str, Any] = {key: _safe(record.get(key)) for key in RECORD_KEYS}
+    out: dict[str, Any] = {key: record.get(key) for key in RECORD_KEYS}
     if isinstance(out["symbols"], list):
         out["symbols"] = out["symbols"][:MAX_SAMPLE_SYMBOLS]
         names = list(alphabet) if alphabet else []
-        if names and all(isinstance(s, int) and 0 <= s < len(names) for s in out["symbols"]):
-            out["symbols"] = [str(names[s]) for s in out["symbols"]]
+        symbols = out["symbols"]
+        if names and all(isinstance(s, (int, np.integer)) and 0 <= s < len(names) for s in symbols):
+            out["symbols"] = [str(names[int(s)]) for s in symbols]
     out["truth_transmat"] = aligned_truth(record)
     out["has_truth"] = bool(record.get("truth"))
-    return out
+    try:
+        text = json.dumps(out, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):  # numpy values, NaN / inf
+        out = _safe(out)
+        text = json.dumps(out, allow_nan=False, separators=(",", ":"))
+    return out, text.encode("utf-8")
 
 
 class HMMSnapshotPanel(Panel):
@@ -109,8 +127,12 @@ class HMMSnapshotPanel(Panel):
     hmm_follow = t.Bool(True).tag(sync=True)
     """bool: show each new record as it comes (default True); moving the slider back clears it."""
 
-    hmm_record = t.Dict().tag(sync=True)
-    """dict: the record shown: n_states, order, transmat (K x K in the shown order, None for
+    hmm_record_json = t.Bytes(b"").tag(sync=True)
+    """bytes: `hmm_record` as UTF-8 JSON, what travels to the page (one binary buffer: nothing
+    nested for ipywidgets to walk at each EM iteration)."""
+
+    hmm_record = t.Dict()
+    """dict: the record shown (kept here; the page gets it as `hmm_record_json`): n_states, order, transmat (K x K in the shown order, None for
     large K), truth_transmat (the true matrix in that order, or None), startprob, occupancy,
     top_symbols (categorical: per state [[symbol, prob]]) or means / covars (gaussian),
     errors (matched against the truth, or None), restarts (leaderboard, best first, or None),
@@ -145,7 +167,9 @@ class HMMSnapshotPanel(Panel):
         step = int(steps[index])
         if (index, step) != self._hmm_shown:
             alphabet = getattr(getattr(run, "family", None), "alphabet", None)
-            self.hmm_record = hmm_record(run.get_snapshot(index), alphabet)
+            record, encoded = encode_record(run.get_snapshot(index), alphabet)
+            self.hmm_record = record
+            self.hmm_record_json = encoded
             self._hmm_shown = (index, step)
         if self.hmm_index != index:
             self.hmm_index = index
