@@ -80,7 +80,15 @@ while run.step < 5:
     time.sleep(0.1)
 dash = None
 """
-FLUSHER = "f = dash._flusher; print(f.ticks, f.cpu_seconds)"
+# The flusher's ticks and the CPU it counts for them (paced views left out), then its thread's
+# whole CPU time from /proc (the ticks and the views computed from the weights together).
+FLUSHER = """
+f = dash._flusher
+with open(f"/proc/self/task/{f._thread.native_id}/stat") as stat:
+    fields = stat.read().rsplit(")", 1)[1].split()
+import os as _os
+print(f.ticks, f.cpu_seconds, (int(fields[11]) + int(fields[12])) / _os.sysconf("SC_CLK_TCK"))
+"""
 BUSY = "import time\nwhile True:\n    sum(i * i for i in range(10_000))"
 
 
@@ -185,11 +193,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def flusher_totals(client: Client) -> tuple[int, float]:
-    """(ticks, CPU seconds) the displayed dashboard's flusher has done so far."""
+def flusher_totals(client: Client) -> tuple[int, float, float]:
+    """(ticks, CPU seconds in ticks, CPU seconds of its thread with the paced views) the
+    displayed dashboard's flusher has done so far."""
     out, _ = client.execute(FLUSHER)
-    ticks, cpu = out.split()
-    return int(ticks), float(cpu)
+    ticks, cpu, thread_cpu = out.split()
+    return int(ticks), float(cpu), float(thread_cpu)
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -227,7 +236,7 @@ def measure(
             rates_all: dict[str, list[float]] = {"headless": [], "dashboard": []}
             client_cpu = {"headless": 0.0, "dashboard": 0.0}
             client_wall = {"headless": 0.0, "dashboard": 0.0}
-            shown_bytes = ticks = flusher_cpu = 0.0
+            shown_bytes = ticks = flusher_cpu = thread_cpu = 0.0
             for i in range(rounds):
                 # Interleaved, alternating order, so drift (thermal, other load) hits both.
                 order = ("headless", "dashboard") if i % 2 == 0 else ("dashboard", "headless")
@@ -237,7 +246,7 @@ def measure(
                         client.execute("dash = run.dashboard(); display(dash)")
                     client.idle_for(1.0)  # first render traffic is not steady state
                     if shown:
-                        ticks0, cpu0 = flusher_totals(client)
+                        ticks0, cpu0, thread0 = flusher_totals(client)
                     before = client.iopub_bytes
                     c0, t0 = time.process_time(), time.monotonic()
                     steady, every = steps_per_second(client, window)
@@ -247,9 +256,10 @@ def measure(
                     rates_all[phase].append(every)
                     if shown:
                         shown_bytes += client.iopub_bytes - before
-                        ticks1, cpu1 = flusher_totals(client)
+                        ticks1, cpu1, thread1 = flusher_totals(client)
                         ticks += ticks1 - ticks0
                         flusher_cpu += cpu1 - cpu0
+                        thread_cpu += thread1 - thread0
                         client.execute("dash.close(); dash = None")
             lat_headless = latencies(client, cells)
             client.execute("dash = run.dashboard(); display(dash)")
@@ -297,6 +307,9 @@ def measure(
         "flusher_ticks_per_s": round(ticks / seconds, 2),
         "flusher_cpu_ms_per_tick": round(1000 * flusher_cpu / max(ticks, 1), 3),
         "flusher_cpu_share": round(flusher_cpu / seconds, 4),
+        # Its thread's CPU with the views computed from the weights (the explorer following
+        # training, ...): /proc counts in clock ticks (10 ms), so short runs read coarsely.
+        "flusher_thread_cpu_share_with_views": round(thread_cpu / seconds, 4),
         "bytes_per_s_to_frontend": round(shown_bytes / seconds),
         # The frontend stand-in's own CPU (reading and decoding IOPub, as a browser must on
         # the same machine before it even renders), headless and with the dashboard shown.
