@@ -2,8 +2,8 @@
 (`HMMFamily.snapshot`: the transition matrix with its states aligned between iterations, the
 emissions, the occupancy, a sample, the restarts' leaderboard, the true parameters and the
 matched errors on the casino), scrubbable by a step slider that follows the latest by default.
-Only the record shown travels (`hmm_record`, as JSON bytes), made JSON-safe and with the true transition
-matrix put in the shown states' order."""
+Only the record shown travels (`hmm_record`, as JSON bytes), made JSON-safe and with the true
+transition matrix put in the shown states' order."""
 
 from __future__ import annotations
 
@@ -132,9 +132,10 @@ class HMMSnapshotPanel(Panel):
     nested for ipywidgets to walk at each EM iteration)."""
 
     hmm_record = t.Dict()
-    """dict: the record shown (kept here; the page gets it as `hmm_record_json`): n_states, order, transmat (K x K in the shown order, None for
-    large K), truth_transmat (the true matrix in that order, or None), startprob, occupancy,
-    top_symbols (categorical: per state [[symbol, prob]]) or means / covars (gaussian),
+    """dict: the record shown (kept here; the page gets it as `hmm_record_json`): n_states,
+    order, transmat (K x K in the shown order, None for large K), truth_transmat (the true
+    matrix in that order, or None), startprob, occupancy, top_symbols (categorical: per state
+    [[symbol, prob]]) or means / covars (gaussian),
     errors (matched against the truth, or None), restarts (leaderboard, best first, or None),
     text (a sample of text data) or symbols; {} before the first."""
 
